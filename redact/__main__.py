@@ -1,0 +1,3 @@
+from redact.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,277 @@
+"""Configuration: YAML presets -> validated, typed dataclasses.
+
+Precedence is flag > ``--set`` > ``--config`` file > defaults.  Every key is
+checked: an unknown key or a value of the wrong type is a ``ConfigError``
+naming the full key path (``render.padding``), because a typo that silently
+falls back to a default could mean a face left visible.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from redact.errors import ConfigError
+
+
+@dataclass
+class DetectorConfig:
+    name: str = "blazeface_full"
+    """Registered plug-in name (see ``redact detectors``)."""
+    threshold: float = 0.5
+    """Minimum detector score kept; low, because a missed face costs more than a redacted wall."""
+    scale: float = 1.0
+    """Resize factor applied to the frame (or tile) before the model."""
+    tiles: int = 1
+    """Also run on an N x N grid of overlapping tiles (1 = whole frame only); finds small faces."""
+    tile_overlap: float = 0.25
+    """Overlap between neighbouring tiles, as a fraction of a tile."""
+    every: int = 1
+    """Run on every N-th frame; the tracker and gap filling cover the frames between."""
+
+
+def _default_detectors() -> list[DetectorConfig]:
+    return [
+        DetectorConfig(name="centerface", threshold=0.3, scale=0.5),
+        DetectorConfig(name="blazeface_full", threshold=0.4, tiles=2),
+    ]
+
+
+@dataclass
+class DetectConfig:
+    detectors: list[DetectorConfig] = field(default_factory=_default_detectors)
+    fusion_iou: float = 0.4
+    """Boxes of different detectors overlapping more than this are merged before tracking."""
+    on_error: Literal["fail", "blackout"] = "fail"
+    """A detector error fails the job, or blacks out the whole frame; never passes it unredacted."""
+
+
+@dataclass
+class TrackConfig:
+    match_iou: float = 0.15
+    """Minimum IoU between a track's predicted box and a detection to continue the track."""
+    max_coast: int = 30
+    """Frames a track is kept alive without a detection (motion-predicted meanwhile)."""
+
+
+@dataclass
+class RenderConfig:
+    style: Literal["fill", "solid", "pixelate", "blur"] = "fill"
+    """fill: flat colour from pixels around the region (irreversible, default);
+    solid: ``color``; pixelate and blur: weaker, a model can partly undo them."""
+    shape: Literal["ellipse", "box"] = "ellipse"
+    """An ellipse is drawn around the padded box, never inside it, so the box stays covered."""
+    padding: float = 0.2
+    """Grow every box by this fraction of its width/height on each side."""
+    extend_before: int = 8
+    """Frames to cover before a track's first detection (faces enter before they are detected)."""
+    extend_after: int = 8
+    """Frames to cover after a track's last detection."""
+    color: list[int] = field(default_factory=lambda: [0, 0, 0])
+    """BGR colour of the ``solid`` style."""
+
+
+@dataclass
+class EncodeConfig:
+    crf: int = 20
+    """x264 constant rate factor: lower is better quality and bigger files."""
+    preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = "veryfast"
+    """x264 speed/size trade-off."""
+    audio: Literal["copy", "aac", "drop"] = "copy"
+    """copy keeps the audio bit-exact (re-encoding to AAC when MP4 cannot hold the codec)."""
+    audio_bitrate: str = "160k"
+    """AAC bitrate used whenever audio is re-encoded."""
+
+
+@dataclass
+class Config:
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form; identical settings hash identically."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the YAML file, then ``key.path=value`` overrides; validated as a whole."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_yaml(Path(path))
+    for item in overrides:
+        _apply_override(data, item)
+    return from_dict(data)
+
+
+def from_dict(data: dict) -> Config:
+    return _build(Config, data, "")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _apply_override(data: dict, item: str) -> None:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    parts = key.strip().split(".")
+    node: Any = data
+    defaults: Any = Config()
+    for i, part in enumerate(parts[:-1]):
+        defaults = _child(defaults, part, ".".join(parts[: i + 1]))
+        if isinstance(node, dict):
+            if part not in node:
+                node[part] = _plain(defaults)
+            node = node[part]
+        else:  # a list, indexed by number
+            node = node[int(part)]
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_index(last, key)] = value
+    else:
+        node[last] = value
+
+
+def _child(obj: Any, part: str, where: str) -> Any:
+    if isinstance(obj, list):
+        idx = _index(part, where)
+        if idx >= len(obj):
+            raise ConfigError(f"{where}: index {idx} out of range (list has {len(obj)} items)")
+        return obj[idx]
+    if not dataclasses.is_dataclass(obj) or part not in {f.name for f in dataclasses.fields(obj)}:
+        raise ConfigError(f"{where}: unknown key")
+    return getattr(obj, part)
+
+
+def _index(part: str, where: str) -> int:
+    try:
+        return int(part)
+    except ValueError:
+        raise ConfigError(f"{where}: expected a list index, got {part!r}") from None
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            where = f"{path}.{key}" if path else str(key)
+            raise ConfigError(f"{where}: unknown key (valid: {', '.join(sorted(names))})")
+    kwargs = {k: _coerce(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
+    obj = cls(**kwargs)
+    _check_ranges(obj, path)
+    return obj
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
+        return [_coerce(item_tp, v, f"{path}.{i}") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        return _coerce(next(a for a in args if a is not type(None)), value, path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{path}: unsupported type {tp}")  # pragma: no cover - schema bug
+
+
+# (section class, field) -> (min, max); checked after construction so messages name the path.
+_RANGES: dict[tuple[type, str], tuple[float, float]] = {
+    (DetectorConfig, "threshold"): (0.0, 1.0),
+    (DetectorConfig, "scale"): (0.05, 4.0),
+    (DetectorConfig, "tiles"): (1, 8),
+    (DetectorConfig, "tile_overlap"): (0.0, 0.5),
+    (DetectorConfig, "every"): (1, 1000),
+    (DetectConfig, "fusion_iou"): (0.0, 1.0),
+    (TrackConfig, "match_iou"): (0.0, 1.0),
+    (TrackConfig, "max_coast"): (0, 100000),
+    (RenderConfig, "padding"): (0.0, 5.0),
+    (RenderConfig, "extend_before"): (0, 100000),
+    (RenderConfig, "extend_after"): (0, 100000),
+    (EncodeConfig, "crf"): (0, 51),
+}
+
+
+def _check_ranges(obj: Any, path: str) -> None:
+    for f in dataclasses.fields(obj):
+        bounds = _RANGES.get((type(obj), f.name))
+        value = getattr(obj, f.name)
+        where = f"{path}.{f.name}" if path else f.name
+        if bounds and not bounds[0] <= value <= bounds[1]:
+            raise ConfigError(f"{where}: {value} is outside [{bounds[0]}, {bounds[1]}]")
+    if isinstance(obj, RenderConfig) and (len(obj.color) != 3 or not all(0 <= c <= 255 for c in obj.color)):
+        raise ConfigError(f"{path}.color: expected three values 0-255 (B, G, R)")
+    if isinstance(obj, DetectConfig) and not obj.detectors:
+        raise ConfigError(f"{path}.detectors: at least one detector is required")

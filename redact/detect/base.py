@@ -1,0 +1,146 @@
+"""The detector plug-in protocol, its registry, and the helpers every detector shares.
+
+A detector is anything with ``load()``, ``detect(image) -> Detections`` and
+``close()``.  Plug-ins register a factory under a name; a plug-in whose
+optional dependency is missing is still listed, and asking for it raises a
+``DetectorError`` that says what to install (the PySceneDetect pattern), so a
+config that names it fails loudly instead of silently detecting less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from redact.errors import DetectorError
+from redact.types import Detections
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: str
+    kind: str
+
+    def load(self) -> None:
+        """Load models; heavy imports belong here, never at import time."""
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Return detections on one BGR uint8 frame, boxes in that frame's pixels."""
+
+    def close(self) -> None: ...
+
+
+Factory = Callable[..., Detector]
+_REGISTRY: dict[str, Factory] = {}
+
+
+def register(name: str) -> Callable[[Factory], Factory]:
+    """Class decorator: make a detector available to configs under ``name``."""
+
+    def wrap(factory: Factory) -> Factory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return wrap
+
+
+def available() -> list[str]:
+    _load_builtin_plugins()
+    return sorted(_REGISTRY)
+
+
+def create(name: str, **options) -> Detector:
+    """Instantiate a registered detector; unknown names list the valid ones."""
+    _load_builtin_plugins()
+    if name not in _REGISTRY:
+        raise DetectorError(f"unknown detector {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    try:
+        return _REGISTRY[name](**options)
+    except TypeError as e:
+        raise DetectorError(f"detector {name!r}: {e}") from e
+
+
+def _load_builtin_plugins() -> None:
+    # Imported lazily so `import redact` stays cheap and plug-ins may import this module.
+    from redact.detect import centerface, mediapipe_face  # noqa: F401
+
+
+def resize_for(image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+    """Resize by ``scale`` (1.0 = unchanged) and return the image and the factor used."""
+    if scale == 1.0:
+        return image, 1.0
+    h, w = image.shape[:2]
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, (nw, nh), interpolation=interp), nw / w
+
+
+def tile_grid(width: int, height: int, tiles: int, overlap: float) -> list[tuple[int, int, int, int]]:
+    """Cut a frame into ``tiles`` x ``tiles`` overlapping windows (x1, y1, x2, y2).
+
+    Overlap is a fraction of the tile size, so a face cut by one tile border
+    lies whole inside a neighbouring tile as long as it is smaller than the
+    overlap.
+    """
+    if tiles <= 1:
+        return [(0, 0, width, height)]
+    tw = width / (tiles - (tiles - 1) * overlap)
+    th = height / (tiles - (tiles - 1) * overlap)
+    out = []
+    for r in range(tiles):
+        for c in range(tiles):
+            x1 = round(c * tw * (1 - overlap))
+            y1 = round(r * th * (1 - overlap))
+            out.append((x1, y1, min(width, round(x1 + tw)), min(height, round(y1 + th))))
+    return out
+
+
+def nms(dets: Detections, iou: float = 0.4) -> Detections:
+    """Greedy non-maximum suppression across all rows, highest score first."""
+    if len(dets) <= 1:
+        return dets
+    keep = cv2.dnn.NMSBoxes(
+        [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in dets.xyxy],
+        dets.score.tolist(),
+        0.0,
+        iou,
+    )
+    idx = np.asarray(keep, int).reshape(-1)
+    mask = np.zeros(len(dets), bool)
+    mask[idx] = True
+    return dets.filter(mask)
+
+
+class TiledDetector:
+    """Runs a detector on the whole frame and on overlapping tiles, then merges.
+
+    Small faces vanish when a 720p frame is squeezed into a 128-192 px model
+    input; running the same model on tiles gives each face more input pixels.
+    """
+
+    def __init__(self, inner: Detector, tiles: int, overlap: float = 0.25, full_frame: bool = True):
+        self.inner = inner
+        self.name = inner.name
+        self.kind = inner.kind
+        self.tiles = tiles
+        self.overlap = overlap
+        self.full_frame = full_frame
+
+    def load(self) -> None:
+        self.inner.load()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def detect(self, image: np.ndarray) -> Detections:
+        h, w = image.shape[:2]
+        parts = [self.inner.detect(image)] if self.full_frame else []
+        for x1, y1, x2, y2 in tile_grid(w, h, self.tiles, self.overlap):
+            d = self.inner.detect(np.ascontiguousarray(image[y1:y2, x1:x2]))
+            if len(d):
+                d.xyxy += np.array([x1, y1, x1, y1], np.float32)
+                parts.append(d)
+        return nms(Detections.concat(parts))

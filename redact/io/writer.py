@@ -1,0 +1,183 @@
+"""Encode redacted frames to H.264 and mux the original audio, nothing else.
+
+One ffmpeg process encodes the raw frames from stdin; a second, stream-copy
+pass adds the input's audio.  Everything that could identify the source besides the pixels is left
+behind: global and stream metadata, chapters, subtitle, data and cover-art
+streams, encoder version tags (``bitexact``) and x264's settings SEI.
+The file is written under a temporary name beside the output and renamed
+only when ffmpeg has finished cleanly, so a failure never leaves a file at
+the output path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+import uuid
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from redact.config import EncodeConfig
+from redact.errors import EncodeError, OutputError
+from redact.types import VideoInfo
+
+log = logging.getLogger(__name__)
+
+MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
+"""Codecs MP4 holds as they are; others are re-encoded to AAC."""
+
+
+@cache
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary shipped by imageio-ffmpeg (the machine needs no system ffmpeg)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def temp_path_for(path: Path) -> Path:
+    """A unique hidden name in the output's own folder, so the final rename is atomic."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
+
+
+class VideoWriter:
+    """Write frames of ``info``'s size and rate to ``output`` (MP4), atomically.
+
+    Usage::
+
+        with VideoWriter(info, out, cfg.encode) as w:
+            for frame in frames:
+                w.write(frame)
+        # the output exists only if the block finished without an exception
+    """
+
+    def __init__(self, info: VideoInfo, output: str | Path, encode: EncodeConfig):
+        self.info = info
+        self.output = Path(output)
+        self.encode = encode
+        self.temp = temp_path_for(self.output)
+        self.scratch = temp_path_for(self.output.with_name(self.output.stem + ".video.mp4"))
+        # H.264 4:2:0 codes only even sizes: odd ones are padded by repeating
+        # the last row/column (recorded in the audit header).
+        self.out_width = info.width + info.width % 2
+        self.out_height = info.height + info.height % 2
+        self.frames_written = 0
+        self._proc: subprocess.Popen | None = None
+        self._stderr = b""
+        self._stderr_thread: threading.Thread | None = None
+
+    @property
+    def audio_mode(self) -> str:
+        """``copy``, ``aac`` or ``none``: what happens to the first audio stream."""
+        audio = self.info.audio
+        if audio is None or self.encode.audio == "drop":
+            return "none"
+        if self.encode.audio == "aac" or audio.codec not in MP4_AUDIO_CODECS:
+            return "aac"
+        return "copy"
+
+    def command(self) -> list[str]:
+        """Step 1: raw frames -> H.264 in a scratch file (x264's settings SEI removed)."""
+        info, enc = self.info, self.encode
+        rate = f"{info.fps.numerator}/{info.fps.denominator}"
+        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{self.out_width}x{self.out_height}"]
+        cmd += ["-framerate", rate, "-i", "pipe:0", "-map", "0:v:0"]
+        cmd += ["-c:v", "libx264", "-preset", enc.preset, "-crf", str(enc.crf), "-pix_fmt", "yuv420p"]
+        cmd += ["-bsf:v", "filter_units=remove_types=6", "-f", "mp4", str(self.scratch)]
+        return cmd
+
+    def mux_command(self) -> list[str]:
+        """Step 2: a stream-copy remux that adds the audio and carries over nothing else.
+
+        Remuxing (not encoding) is what drops the encoder tag: ffmpeg only
+        writes one for streams it encodes.  Every metadata, chapter and
+        stream not mapped here is left behind.
+        """
+        info = self.info
+        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+        if info.start_offset > 0:
+            # Keep the video where it started relative to the audio.
+            cmd += ["-itsoffset", f"{info.start_offset:.6f}"]
+        cmd += ["-i", str(self.scratch)]
+        mode = self.audio_mode
+        if mode != "none":
+            cmd += ["-i", str(info.path)]
+        cmd += ["-map", "0:v:0"] + (["-map", "1:a:0"] if mode != "none" else [])
+        cmd += ["-c:v", "copy"]
+        if mode == "copy":
+            cmd += ["-c:a", "copy"]
+        elif mode == "aac":
+            cmd += ["-c:a", "aac", "-b:a", self.encode.audio_bitrate, "-flags:a", "+bitexact"]
+        cmd += ["-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact"]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", str(self.temp)]
+        return cmd
+
+    def __enter__(self) -> VideoWriter:
+        parent = self.output.parent
+        if not parent.is_dir():
+            raise OutputError(f"{self.output}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise OutputError(f"{self.output}: folder {parent} is not writable")
+        if self.output.resolve() == self.info.path.resolve():
+            raise OutputError(f"{self.output}: output would overwrite the input")
+        log.debug("encoder: %s", " ".join(self.command()))
+        self._proc = subprocess.Popen(
+            self.command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_thread.start()
+        return self
+
+    def _drain_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        self._stderr = self._proc.stderr.read()
+
+    def write(self, image: np.ndarray) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        h, w = image.shape[:2]
+        if (w, h) != (self.out_width, self.out_height):
+            image = cv2.copyMakeBorder(image, 0, self.out_height - h, 0, self.out_width - w, cv2.BORDER_REPLICATE)
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(image).data)
+        except (BrokenPipeError, OSError) as e:
+            self._proc.wait()
+            raise EncodeError(f"{self.output}: encoder stopped ({self._error_text() or e})") from e
+        self.frames_written += 1
+
+    def _error_text(self) -> str:
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=5)
+        lines = self._stderr.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        proc = self._proc
+        assert proc is not None
+        try:
+            if exc_type is not None:
+                proc.kill()
+                proc.wait()
+                return
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+            except (BrokenPipeError, OSError):
+                pass
+            rc = proc.wait()
+            if rc != 0:
+                raise EncodeError(f"{self.output}: ffmpeg failed to encode ({self._error_text() or f'exit code {rc}'})")
+            if self.frames_written == 0:
+                raise EncodeError(f"{self.output}: no frames were written")
+            mux = subprocess.run(self.mux_command(), stdin=subprocess.DEVNULL, capture_output=True)
+            if mux.returncode != 0:
+                lines = mux.stderr.decode(errors="replace").strip().splitlines()
+                raise EncodeError(f"{self.output}: ffmpeg failed to mux ({lines[-1] if lines else mux.returncode})")
+            os.replace(self.temp, self.output)
+        finally:
+            for scratch in (self.temp, self.scratch):
+                scratch.unlink(missing_ok=True)

@@ -1,0 +1,257 @@
+"""The three stages, as functions: analyse -> decide -> render, and ``run`` for all three.
+
+Pass 1 (:func:`analyse`) decodes every frame, runs the detector plug-ins and
+links detections into tracks.  :func:`redact.policy.decide` looks at whole
+tracks.  Pass 2 (:func:`render`) decodes again, paints out the decided,
+interpolated and padded regions, encodes, and writes the audit log.  Two
+passes let gap filling run backwards in time (a face is covered in the frames
+before the detector first saw it) and cost one extra decode, which is cheap
+next to detection and encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from redact.audit import AuditLog, default_log_path, sha256_file
+from redact.config import Config, DetectConfig
+from redact.config import load as load_config
+from redact.detect.base import Detector, TiledDetector, create
+from redact.errors import DetectorError, OutputError, RedactError
+from redact.io import FrameReader, VideoWriter, probe
+from redact.policy import decide
+from redact.render import RegionPlanner, make_style
+from redact.render.styles import Solid, redact_frame
+from redact.track import Tracker, iou_matrix
+from redact.types import Action, Analysis, Decision, Detections, Region, Source, VideoInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    output: Path
+    audit_log: Path
+    frames: int
+    tracks: int
+    regions: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Slot:
+    """A loaded detector and how often it runs."""
+
+    detector: Detector
+    every: int
+
+
+def build_detectors(config: DetectConfig) -> list[_Slot]:
+    slots = []
+    for dc in config.detectors:
+        det: Detector = create(dc.name, threshold=dc.threshold, scale=dc.scale)
+        if dc.tiles > 1:
+            det = TiledDetector(det, dc.tiles, dc.tile_overlap)
+        slots.append(_Slot(det, dc.every))
+    return slots
+
+
+def fuse(dets: Detections, iou: float) -> Detections:
+    """Merge boxes of the same object found by several detectors.
+
+    Each cluster keeps its best score and detector name but takes the union
+    of the boxes: when two detectors disagree on the extent, cover both.
+    """
+    if len(dets) <= 1:
+        return dets
+    order = np.argsort(-dets.score)
+    overlap = iou_matrix(dets.xyxy, dets.xyxy)
+    taken = np.zeros(len(dets), bool)
+    rows = []
+    for i in order:
+        if taken[i]:
+            continue
+        members = (~taken) & (overlap[i] > iou) & (dets.kind == dets.kind[i])
+        members[i] = True
+        taken |= members
+        box = dets.xyxy[members]
+        rows.append((np.array([*box[:, :2].min(0), *box[:, 2:].max(0)]), i))
+    idx = np.array([i for _, i in rows])
+    return Detections(np.stack([b for b, _ in rows]), dets.score[idx], dets.kind[idx], dets.detector[idx])
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    return tqdm(total=total or None, desc=desc, unit="frame", disable=not enabled, dynamic_ncols=True, leave=False)
+
+
+def analyse(video: VideoInfo | str | Path, config: Config, progress: bool = False, detectors: list[_Slot] | None = None) -> Analysis:
+    """Pass 1: decode, detect with every configured plug-in, track.
+
+    ``detectors`` may be passed in to reuse loaded models across files (and by
+    tests to plug in a scripted detector).  A detector error fails the job,
+    or with ``detect.on_error: blackout`` marks the frame to be blacked out:
+    a frame is never written with detection silently skipped.
+    """
+    info = video if isinstance(video, VideoInfo) else probe(video)
+    owned = detectors is None
+    slots = build_detectors(config.detect) if owned else detectors
+    timings = {"detect": 0.0, "track": 0.0, "load": 0.0}
+    tracker = Tracker(config.track)
+    failed: list[int] = []
+    t_start = time.perf_counter()
+    try:
+        t0 = time.perf_counter()
+        for s in slots:
+            try:
+                s.detector.load()
+            except RedactError:
+                raise
+            except Exception as e:  # noqa: BLE001 - turned into one actionable line
+                raise DetectorError(f"detector {s.detector.name!r} failed to load: {e}") from e
+        timings["load"] = time.perf_counter() - t0
+        with FrameReader(info) as reader, _bar(info.frame_count, "analyse", progress) as bar:
+            for frame in reader:
+                parts = []
+                ran = False
+                t0 = time.perf_counter()
+                for s in slots:
+                    if frame.index % s.every:
+                        continue
+                    ran = True
+                    try:
+                        parts.append(s.detector.detect(frame.image))
+                    except Exception as e:  # noqa: BLE001 - fail closed, see docstring
+                        if config.detect.on_error == "fail":
+                            raise DetectorError(
+                                f"{info.path}: detector {s.detector.name!r} failed on frame {frame.index}: {e}"
+                            ) from e
+                        log.warning("frame %d: detector %s failed (%s); frame will be blacked out", frame.index, s.detector.name, e)
+                        failed.append(frame.index)
+                t1 = time.perf_counter()
+                if ran:
+                    tracker.update(frame.index, fuse(Detections.concat(parts), config.detect.fusion_iou))
+                timings["detect"] += t1 - t0
+                timings["track"] += time.perf_counter() - t1
+                bar.update(1)
+        frames = reader.frames_read
+    finally:
+        if owned:
+            for s in slots:
+                s.detector.close()
+    timings["analyse"] = time.perf_counter() - t_start
+    if frames != info.frame_count:
+        log.info("%s: decoded %d frames (container said %d)", info.path.name, frames, info.frame_count)
+        info = _with_frame_count(info, frames)
+    return Analysis(video=info, tracks=tracker.tracks, failed_frames=sorted(set(failed)), timings=timings)
+
+
+def _with_frame_count(info: VideoInfo, n: int) -> VideoInfo:
+    from dataclasses import replace
+
+    return replace(info, frame_count=n)
+
+
+def render(
+    analysis: Analysis,
+    decisions: dict[int, Decision],
+    config: Config,
+    output: str | Path,
+    audit_log: str | Path | None = None,
+    progress: bool = False,
+    input_sha256: str | None = None,
+) -> RunResult:
+    """Pass 2: decode again, redact, encode; write the video and its audit log atomically."""
+    info = analysis.video
+    output = Path(output)
+    log_path = Path(audit_log) if audit_log else default_log_path(output)
+    if log_path.resolve() == output.resolve():
+        raise OutputError(f"{log_path}: the audit log cannot be written over the output video")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if input_sha256 is None:
+        input_sha256 = sha256_file(info.path)
+    timings["hash_input"] = time.perf_counter() - t0
+    planner = RegionPlanner(analysis.tracks, decisions, config.render, info.width, info.height, info.frame_count)
+    style = make_style(config.render)
+    blackout = Solid([0, 0, 0])
+    failed = set(analysis.failed_frames)
+    ellipse = config.render.shape == "ellipse"
+    by_id = {t.id: t for t in analysis.tracks}
+    t_start = time.perf_counter()
+    t_paint = 0.0
+    writer = VideoWriter(info, output, config.encode)
+    with AuditLog(log_path) as audit:
+        audit.header(info, config, input_sha256, (writer.out_width, writer.out_height))
+        for tid, d in sorted(decisions.items()):
+            t = by_id[tid]
+            audit.decision(d, t.first, t.last, len(t.frames), t.kind)
+        with writer, FrameReader(info) as reader, _bar(info.frame_count, "render", progress) as bar:
+            for frame in reader:
+                tp = time.perf_counter()
+                if frame.index in failed:
+                    full = Region((0, 0, info.width, info.height), "frame", None, Source.FAILSAFE, None, None, "detector-error")
+                    regions = [full]
+                    image = redact_frame(frame.image, [full.box], blackout, ellipse=False)
+                    audit.frame(frame.index, frame.time, regions, style="solid")
+                else:
+                    regions = planner.regions_at(frame.index)
+                    image = redact_frame(frame.image, [r.box for r in regions], style, ellipse)
+                    audit.frame(frame.index, frame.time, regions, style=config.render.style)
+                t_paint += time.perf_counter() - tp
+                writer.write(image)
+                bar.update(1)
+            if reader.frames_read != info.frame_count:
+                raise RedactError(
+                    f"{info.path}: second pass decoded {reader.frames_read} frames, first pass {info.frame_count}; "
+                    "refusing to write an output whose redactions may be misaligned"
+                )
+        # The video is now at its final name; from here a failure must remove it again.
+        try:
+            timings["render"] = time.perf_counter() - t_start
+            timings["paint"] = t_paint
+            t1 = time.perf_counter()
+            output_sha = sha256_file(output)
+            timings["hash_output"] = time.perf_counter() - t1
+            all_timings = {k: round(v, 3) for k, v in {**analysis.timings, **timings}.items()}
+            audit.summary(
+                frames=writer.frames_written,
+                tracks=len(analysis.tracks),
+                tracks_redacted=sum(1 for d in decisions.values() if d.action is Action.REDACT),
+                failed_frames=len(failed),
+                audio=writer.audio_mode,
+                timings=all_timings,
+                output={"file": output.name, "sha256": output_sha},
+            )
+            audit.commit()
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise
+    return RunResult(output, log_path, writer.frames_written, len(analysis.tracks), audit.regions, all_timings)
+
+
+def run(
+    input: str | Path,
+    output: str | Path,
+    config: Config | None = None,
+    audit_log: str | Path | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Redact one video: probe, analyse, decide, render.  The library entry point behind ``redact run``."""
+    config = config or load_config()
+    t0 = time.perf_counter()
+    info = probe(input)
+    t_probe = time.perf_counter() - t0
+    with logging_redirect_tqdm():
+        analysis = analyse(info, config, progress=progress)
+        analysis.timings["probe"] = t_probe
+        decisions = decide(analysis.tracks, config)
+        result = render(analysis, decisions, config, output, audit_log, progress=progress)
+    result.timings["total"] = round(time.perf_counter() - t0, 3)
+    return result

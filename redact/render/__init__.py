@@ -1,0 +1,6 @@
+"""Pass 2: turn decided tracks into per-frame regions and paint them out."""
+
+from redact.render.regions import RegionPlanner
+from redact.render.styles import Style, make_style
+
+__all__ = ["RegionPlanner", "Style", "make_style"]

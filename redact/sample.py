@@ -1,0 +1,192 @@
+"""Generate a short test video with real faces, and its exact ground truth.
+
+Used by ``redact sample`` (the README's first command needs a clip to work
+on) and by the tests.  The face is the astronaut photo that ships inside
+scikit-image, so nothing is downloaded; it is pasted at known positions and
+sizes onto a textured background, so every face box of every frame is known.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from redact.io.writer import ffmpeg_exe
+
+# The astronaut's face in skimage.data.astronaut() (512 x 512), found with
+# BlazeFace, and a square crop around it with hair and shoulders for context.
+_CROP = (124, 18, 328, 222)
+_FACE_IN_CROP = (50, 50, 154, 154)
+
+SENSITIVE_TAGS = {
+    "creation_time": "2024-05-01T10:00:00Z",
+    "location": "+48.8584+002.2945/",
+    "comment": "Cell block C, camera 4",
+    "title": "incident 0412",
+    "artist": "Officer J. Doe",
+}
+"""Container tags a leaked recording typically carries; the output must lose them all."""
+
+
+@dataclass
+class FacePath:
+    """A face moving linearly from ``start`` to ``end`` (top-left corners) at ``height`` px."""
+
+    start: tuple[float, float]
+    end: tuple[float, float]
+    height: int
+    flip: bool = False
+
+
+@dataclass
+class Sample:
+    path: Path
+    fps: Fraction
+    width: int
+    height: int
+    frames: int
+    boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
+    """Per upright frame, the face boxes (x1, y1, x2, y2) as drawn."""
+
+
+def astronaut_crop() -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The BGR face crop and the face box inside it."""
+    from skimage import data
+
+    img = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    x1, y1, x2, y2 = _CROP
+    return img[y1:y2, x1:x2].copy(), _FACE_IN_CROP
+
+
+def background(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A smooth, textured, face-free background (gradients plus soft blobs)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.stack(
+        [60 + 80 * xx / max(1, width), 90 + 60 * yy / max(1, height), 120 + 40 * np.sin(xx / 37.0) * np.cos(yy / 53.0)],
+        axis=-1,
+    )
+    noise = cv2.GaussianBlur(rng.normal(0, 25, (height, width, 3)).astype(np.float32), (0, 0), 6)
+    return np.clip(img + noise, 0, 255).astype(np.uint8)
+
+
+def default_paths(width: int, height: int) -> list[FacePath]:
+    h = max(40, height // 3)
+    return [
+        FacePath((0.05 * width, 0.15 * height), (0.55 * width, 0.25 * height), h),
+        FacePath((0.75 * width, 0.55 * height), (0.45 * width, 0.45 * height), int(h * 0.7), flip=True),
+    ]
+
+
+def render_frames(width: int, height: int, frames: int, paths: list[FacePath], seed: int = 0):
+    """Yield (upright BGR frame, face boxes) for each frame."""
+    crop, (fx1, fy1, fx2, fy2) = astronaut_crop()
+    bg = background(width, height, seed)
+    for i in range(frames):
+        a = i / max(1, frames - 1)
+        img = bg.copy()
+        boxes = []
+        for p in paths:
+            s = p.height / (fy2 - fy1)
+            tile = cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)), interpolation=cv2.INTER_AREA)
+            if p.flip:
+                tile = tile[:, ::-1]
+            x = round(p.start[0] + (p.end[0] - p.start[0]) * a)
+            y = round(p.start[1] + (p.end[1] - p.start[1]) * a)
+            # Paste with clipping at the frame edges.
+            tx1, ty1 = max(0, x), max(0, y)
+            tx2, ty2 = min(width, x + tile.shape[1]), min(height, y + tile.shape[0])
+            if tx2 <= tx1 or ty2 <= ty1:
+                continue
+            img[ty1:ty2, tx1:tx2] = tile[ty1 - y : ty2 - y, tx1 - x : tx2 - x]
+            bx1 = x + (tile.shape[1] - round(fx2 * s) if p.flip else round(fx1 * s))
+            bx2 = bx1 + round((fx2 - fx1) * s)
+            box = (max(0, bx1), max(0, y + round(fy1 * s)), min(width, bx2), min(height, y + round(fy2 * s)))
+            if box[2] > box[0] and box[3] > box[1]:
+                boxes.append(box)
+        yield img, boxes
+
+
+def make_sample(
+    path: str | Path,
+    *,
+    seconds: float = 3.0,
+    fps: Fraction | int = 25,
+    size: tuple[int, int] = (640, 360),
+    paths: list[FacePath] | None = None,
+    audio: bool = True,
+    metadata: bool = True,
+    rotation: int = 0,
+    extra_streams: bool = False,
+    seed: int = 0,
+) -> Sample:
+    """Write an H.264 MP4 with faces, a tone, identifying tags and optional extras.
+
+    ``rotation`` (0/90/180/270) stores the pixels turned so that a player,
+    applying the display-matrix tag, shows them upright again: the returned
+    boxes are always for the upright picture.  ``extra_streams`` adds what a
+    leaked file may carry besides picture and sound: a subtitle track, a
+    timecode data track and cover art.
+    """
+    path = Path(path)
+    fps = Fraction(fps)
+    width, height = size
+    frames = max(1, round(seconds * fps))
+    paths = default_paths(width, height) if paths is None else paths
+    sample = Sample(path, fps, width, height, frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "video.mp4"
+        k = {0: 0, 90: -1, 180: 2, 270: 1}[rotation]
+        sw, sh = (height, width) if rotation in (90, 270) else (width, height)
+        # Stored size must be even for yuv420p; the odd-size tests pad here and
+        # crop back with the container-independent 'crop' filter below.
+        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{sw}x{sh}", "-framerate", f"{fps.numerator}/{fps.denominator}"]
+        cmd += ["-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv444p" if (sw % 2 or sh % 2) else "yuv420p"]
+        cmd += [str(video)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+        assert proc.stdin is not None
+        for img, boxes in render_frames(width, height, frames, paths, seed):
+            sample.boxes.append(boxes)
+            proc.stdin.write(np.ascontiguousarray(np.rot90(img, k)).tobytes())
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise RuntimeError("ffmpeg failed to write the sample video")
+        _finish(video, path, seconds=frames / fps, audio=audio, metadata=metadata, rotation=rotation, extra=extra_streams, tmp=Path(tmp))
+    return sample
+
+
+def _finish(video: Path, out: Path, *, seconds: Fraction, audio: bool, metadata: bool, rotation: int, extra: bool, tmp: Path) -> None:
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    if rotation:
+        # The display matrix turns counter-clockwise; pixels were stored turned clockwise.
+        cmd += ["-display_rotation", str(rotation)]
+    cmd += ["-i", str(video)]
+    maps = ["-map", "0:v"]
+    n = 1
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={float(seconds):.6f}"]
+        maps += ["-map", f"{n}:a"]
+        n += 1
+    if extra:
+        srt = tmp / "subs.srt"
+        srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nPrisoner 4471, Ivan Petrov\n", encoding="utf-8")
+        cover = tmp / "cover.png"
+        cv2.imwrite(str(cover), np.full((64, 64, 3), 200, np.uint8))
+        cmd += ["-i", str(srt), "-i", str(cover)]
+        maps += ["-map", f"{n}:s", "-map", f"{n + 1}:v"]
+    cmd += maps + ["-c:v", "copy", "-c:a", "aac", "-b:a", "96k"]
+    if extra:
+        cmd += ["-c:s", "mov_text", "-c:v:1", "png", "-disposition:v:1", "attached_pic", "-timecode", "01:02:03:04"]
+    if metadata:
+        for k, v in SENSITIVE_TAGS.items():
+            cmd += ["-metadata", f"{k}={v}"]
+        cmd += ["-metadata:s:v:0", "handler_name=Axon Body 3 camera X81234"]
+    cmd += [str(out)]
+    subprocess.run(cmd, check=True)

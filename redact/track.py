@@ -1,0 +1,109 @@
+"""Link per-frame detections into tracks without ever losing one.
+
+A greedy IoU tracker with constant-velocity prediction: each live track
+predicts where its box will be, detections are matched to predictions by
+IoU (highest first), and a track that misses a frame coasts on its velocity
+for up to ``max_coast`` frames so a face the detector loses for a moment
+keeps its identity (and its gap is filled at render time).
+
+Unlike the trackers built for counting (ByteTrack, SORT, norfair) this one
+has no minimum-hits rule and no score cut-off: every detection belongs to
+some track from the frame it was seen, because a detection dropped here is a
+face left visible in the output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from redact.config import TrackConfig
+from redact.types import Detections, Track
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of two (n, 4) and (m, 4) xyxy arrays."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+
+
+class _Live:
+    """Motion state of a track that may still receive detections."""
+
+    __slots__ = ("track", "box", "velocity", "last_frame")
+
+    def __init__(self, track: Track, box: np.ndarray, frame: int):
+        self.track = track
+        self.box = box
+        self.velocity = np.zeros(4, np.float32)
+        self.last_frame = frame
+
+    def predict(self, frame: int) -> np.ndarray:
+        return self.box + self.velocity * (frame - self.last_frame)
+
+    def update(self, box: np.ndarray, frame: int) -> None:
+        dt = max(1, frame - self.last_frame)
+        # Smoothed velocity: a single jittery box should not throw the prediction off.
+        self.velocity = 0.5 * self.velocity + 0.5 * (box - self.box) / dt
+        self.box = box
+        self.last_frame = frame
+
+
+class Tracker:
+    """Feed it one frame's detections at a time; ``tracks`` holds every track ever made."""
+
+    def __init__(self, config: TrackConfig):
+        self.config = config
+        self.tracks: list[Track] = []
+        self._live: list[_Live] = []
+        self._next_id = 0
+
+    def update(self, frame: int, dets: Detections) -> None:
+        """Assign ``dets`` (from frame ``frame``) to tracks; call only on frames that were detected."""
+        self._live = [lv for lv in self._live if frame - lv.last_frame <= self.config.max_coast + 1]
+        unmatched = set(range(len(dets)))
+        if self._live and len(dets):
+            predicted = np.stack([lv.predict(frame) for lv in self._live])
+            iou = iou_matrix(predicted, dets.xyxy)
+            # Also accept a detection whose centre lies inside the predicted box:
+            # small, fast faces often have IoU near 0 with the prediction.
+            centres = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]) / 2
+            inside = (
+                (centres[None, :, 0] >= predicted[:, None, 0])
+                & (centres[None, :, 0] <= predicted[:, None, 2])
+                & (centres[None, :, 1] >= predicted[:, None, 1])
+                & (centres[None, :, 1] <= predicted[:, None, 3])
+            )
+            affinity = np.where(inside, np.maximum(iou, self.config.match_iou), iou)
+            same_kind = np.array([[lv.track.kind == k for k in dets.kind] for lv in self._live])
+            affinity = np.where(same_kind, affinity, 0.0)
+            used_tracks: set[int] = set()
+            for flat in np.argsort(-affinity, axis=None):
+                t, d = divmod(int(flat), len(dets))
+                if affinity[t, d] < self.config.match_iou or affinity[t, d] <= 0:
+                    break
+                if t in used_tracks or d not in unmatched:
+                    continue
+                used_tracks.add(t)
+                unmatched.discard(d)
+                self._add(self._live[t], frame, dets, d)
+        for d in sorted(unmatched):
+            track = Track(id=self._next_id, kind=str(dets.kind[d]))
+            self._next_id += 1
+            self.tracks.append(track)
+            live = _Live(track, dets.xyxy[d].copy(), frame)
+            self._live.append(live)
+            track.add(frame, dets.xyxy[d], float(dets.score[d]), str(dets.detector[d]))
+
+    @staticmethod
+    def _add(live: _Live, frame: int, dets: Detections, d: int) -> None:
+        box = dets.xyxy[d].copy()
+        live.update(box, frame)
+        live.track.add(frame, box, float(dets.score[d]), str(dets.detector[d]))

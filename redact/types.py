@@ -1,0 +1,237 @@
+"""Data that flows between the stages: plain dataclasses, no behaviour beyond shape checks.
+
+Boxes are always ``float32`` arrays of ``[x1, y1, x2, y2]`` in pixels of the
+*upright* frame (after rotation metadata has been applied), so every stage
+speaks the same geometry as the audit log.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    codec: str
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the prober learnt about an input, in display orientation.
+
+    ``width``/``height`` are the upright frame size (rotation already applied),
+    ``fps`` is exact (29.97 is ``Fraction(30000, 1001)``), and ``frame_count``
+    is the number of frames the reader will deliver for this ``fps``.
+    """
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int
+    duration: float
+    rotation: int = 0
+    variable_frame_rate: bool = False
+    codec: str = ""
+    start_offset: float = 0.0
+    audio: AudioInfo | None = None
+    dropped_streams: tuple[str, ...] = ()
+    stream_index: int = 0
+    """Index of the chosen video stream in the container (cover art is skipped)."""
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.path.name,
+            "width": self.width,
+            "height": self.height,
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+            "frame_count": self.frame_count,
+            "duration": round(self.duration, 6),
+            "rotation": self.rotation,
+            "variable_frame_rate": self.variable_frame_rate,
+            "codec": self.codec,
+            "audio": None
+            if self.audio is None
+            else {"codec": self.audio.codec, "sample_rate": self.audio.sample_rate, "channels": self.audio.channels},
+            "dropped_streams": list(self.dropped_streams),
+        }
+
+
+@dataclass
+class Frame:
+    """One decoded frame: BGR ``uint8`` (H, W, 3), index from 0, presentation time in seconds."""
+
+    index: int
+    image: np.ndarray
+    time: float
+
+
+def _empty_boxes() -> np.ndarray:
+    return np.zeros((0, 4), np.float32)
+
+
+@dataclass
+class Detections:
+    """A struct of arrays for the detections of one frame.
+
+    Kept as arrays rather than a list of objects so that fusion, filtering and
+    matching are vectorised; ``filter`` takes a boolean mask like supervision.
+    """
+
+    xyxy: np.ndarray = field(default_factory=_empty_boxes)
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    detector: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
+        n = len(self.xyxy)
+        self.score = np.asarray(self.score, np.float32).reshape(-1)
+        self.kind = np.asarray(self.kind, object).reshape(-1)
+        self.detector = np.asarray(self.detector, object).reshape(-1)
+        for name in ("score", "kind", "detector"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Detections.{name} has {len(getattr(self, name))} rows, xyxy has {n}")
+
+    @classmethod
+    def of(cls, xyxy, score, kind: str, detector: str) -> Detections:
+        """Build detections that all share one kind and detector name."""
+        xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+        n = len(xyxy)
+        return cls(xyxy, score, np.full(n, kind, object), np.full(n, detector, object))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def filter(self, mask: np.ndarray) -> Detections:
+        return Detections(self.xyxy[mask], self.score[mask], self.kind[mask], self.detector[mask])
+
+    @staticmethod
+    def concat(parts: list[Detections]) -> Detections:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Detections()
+        return Detections(
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.score for p in parts]),
+            np.concatenate([p.kind for p in parts]),
+            np.concatenate([p.detector for p in parts]),
+        )
+
+
+@dataclass
+class Track:
+    """Every observation of one object, in frame order.
+
+    A track only ever holds real detections; the boxes for frames between and
+    around them are derived at render time (interpolation and extension), so
+    the audit can tell a seen box from an inferred one.
+    """
+
+    id: int
+    kind: str
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    detectors: list[str] = field(default_factory=list)
+
+    def add(self, frame: int, box: np.ndarray, score: float, detector: str) -> None:
+        self.frames.append(frame)
+        self.boxes.append(np.asarray(box, np.float32))
+        self.scores.append(float(score))
+        self.detectors.append(detector)
+
+    @property
+    def first(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "frames": self.frames,
+            "boxes": [[round(float(v), 2) for v in b] for b in self.boxes],
+            "scores": [round(s, 4) for s in self.scores],
+            "detectors": self.detectors,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> Track:
+        return cls(
+            id=int(d["id"]),
+            kind=d["kind"],
+            frames=list(d["frames"]),
+            boxes=[np.asarray(b, np.float32) for b in d["boxes"]],
+            scores=list(d["scores"]),
+            detectors=list(d["detectors"]),
+        )
+
+
+class Action(str, enum.Enum):
+    REDACT = "redact"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one whole track, and why (the why goes to the audit log)."""
+
+    track_id: int
+    action: Action
+    reason: str
+    label: str | None = None
+    score: float | None = None
+
+
+class Source(str, enum.Enum):
+    """Where a rendered box came from, so the audit separates seen from inferred."""
+
+    DETECTED = "detected"
+    INTERPOLATED = "interpolated"
+    EXTENDED = "extended"
+    FAILSAFE = "failsafe"
+
+
+@dataclass(frozen=True)
+class Region:
+    """One area of one output frame to redact (integer pixel box, clipped to the frame)."""
+
+    box: tuple[int, int, int, int]
+    kind: str
+    track_id: int | None
+    source: Source
+    detector: str | None
+    score: float | None
+    reason: str
+
+    def to_json(self) -> dict:
+        return {
+            "box": list(self.box),
+            "kind": self.kind,
+            "track": self.track_id,
+            "source": self.source.value,
+            "detector": self.detector,
+            "score": None if self.score is None else round(self.score, 4),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Analysis:
+    """The result of pass 1: enough to decide and render without detecting again."""
+
+    video: VideoInfo
+    tracks: list[Track]
+    failed_frames: list[int] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
