@@ -46,20 +46,20 @@ class RunResult:
 
 
 @dataclass
-class _Slot:
-    """A loaded detector and how often it runs."""
+class DetectorSlot:
+    """A detector and how often it runs (every N-th frame)."""
 
     detector: Detector
     every: int
 
 
-def build_detectors(config: DetectConfig) -> list[_Slot]:
+def build_detectors(config: DetectConfig) -> list[DetectorSlot]:
     slots = []
     for dc in config.detectors:
         det: Detector = create(dc.name, threshold=dc.threshold, scale=dc.scale)
         if dc.tiles > 1:
             det = TiledDetector(det, dc.tiles, dc.tile_overlap)
-        slots.append(_Slot(det, dc.every))
+        slots.append(DetectorSlot(det, dc.every))
     return slots
 
 
@@ -91,7 +91,7 @@ def _bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total or None, desc=desc, unit="frame", disable=not enabled, dynamic_ncols=True, leave=False)
 
 
-def analyse(video: VideoInfo | str | Path, config: Config, progress: bool = False, detectors: list[_Slot] | None = None) -> Analysis:
+def analyse(video: VideoInfo | str | Path, config: Config, progress: bool = False, detectors: list[DetectorSlot] | None = None) -> Analysis:
     """Pass 1: decode, detect with every configured plug-in, track.
 
     ``detectors`` may be passed in to reuse loaded models across files (and by

@@ -1,0 +1,111 @@
+"""MediaPipe BlazeFace through the legacy ``mediapipe.solutions.face_detection`` API.
+
+Two plug-ins share one class: ``blazeface_short`` (model 0, 128 px input, for
+faces within about 2 m of the camera) and ``blazeface_full`` (model 1, 192 px
+input, faces up to about 5 m).  Both squeeze the whole frame into that small
+input, so small faces in a 720p frame are lost unless the frame is tiled
+(``TiledDetector``); the models ship inside the mediapipe wheel, nothing is
+downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import cv2
+import numpy as np
+
+from redact.detect.base import register, resize_for
+from redact.errors import DetectorError
+from redact.types import Detections
+
+log = logging.getLogger(__name__)
+
+
+class BlazeFaceDetector:
+    """One MediaPipe FaceDetection graph; never share an instance between threads or processes.
+
+    The legacy solution keeps a running graph with monotonically increasing
+    timestamps, so each detector instance owns its graph (created in
+    ``load()``) and images are processed one at a time.
+    """
+
+    kind = "face"
+
+    def __init__(self, name: str, model_selection: int, threshold: float = 0.5, scale: float = 1.0) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise DetectorError(f"{name}: threshold {threshold} is outside [0, 1]")
+        if scale <= 0:
+            raise DetectorError(f"{name}: scale must be positive, got {scale}")
+        self.name = name
+        self.model_selection = model_selection
+        self.threshold = float(threshold)
+        self.scale = float(scale)
+        self._graph: Any = None
+
+    def load(self) -> None:
+        """Build the MediaPipe graph; mediapipe is imported here because importing it costs ~1 s."""
+        if self._graph is not None:
+            return
+        try:
+            from mediapipe.python.solutions import face_detection
+        except ImportError as e:
+            raise DetectorError(f"{self.name} needs mediapipe: pip install mediapipe==0.10.21") from e
+        try:
+            # The graph filters by score itself, so the threshold is passed rather than
+            # applied afterwards: the same boxes, less work in the graph's NMS.
+            self._graph = face_detection.FaceDetection(
+                model_selection=self.model_selection, min_detection_confidence=self.threshold
+            )
+        except Exception as e:  # mediapipe raises RuntimeError/ValueError from its C++ core
+            raise DetectorError(f"{self.name}: cannot build the MediaPipe graph ({e})") from e
+
+    def close(self) -> None:
+        if self._graph is not None:
+            self._graph.close()
+            self._graph = None
+
+    def detect(self, image: np.ndarray) -> Detections:
+        if self._graph is None:
+            raise DetectorError(f"{self.name}: detect() called before load()")
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DetectorError(f"{self.name}: expected a BGR uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+        h, w = image.shape[:2]
+        # cvtColor writes a new contiguous array, which MediaPipe's ImageFrame requires;
+        # a strided input (e.g. a tile view) is made contiguous first for OpenCV's sake.
+        small, _ = resize_for(np.ascontiguousarray(image), self.scale)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        try:
+            result = self._graph.process(rgb)
+        except Exception as e:
+            raise DetectorError(f"{self.name}: inference failed on a {w}x{h} image ({e})") from e
+        found = result.detections or []
+        if not found:
+            return Detections()
+        rel = np.array(
+            [
+                (b.xmin, b.ymin, b.xmin + b.width, b.ymin + b.height)
+                for b in (d.location_data.relative_bounding_box for d in found)
+            ],
+            np.float32,
+        ).reshape(-1, 4)
+        score = np.array([d.score[0] if d.score else 0.0 for d in found], np.float32)
+        # Relative coordinates are resolution-free, so multiplying by the *original*
+        # size undoes the resize exactly; boxes may reach past the frame edge.
+        xyxy = rel * np.array([w, h, w, h], np.float32)
+        np.clip(xyxy, 0, [w, h, w, h], out=xyxy)
+        keep = (xyxy[:, 2] - xyxy[:, 0] >= 1) & (xyxy[:, 3] - xyxy[:, 1] >= 1)
+        return Detections.of(xyxy[keep], score[keep], self.kind, self.name)
+
+
+@register("blazeface_short")
+def blazeface_short(threshold: float = 0.5, scale: float = 1.0) -> BlazeFaceDetector:
+    """Short-range model (faces within ~2 m, large in the frame)."""
+    return BlazeFaceDetector("blazeface_short", 0, threshold=threshold, scale=scale)
+
+
+@register("blazeface_full")
+def blazeface_full(threshold: float = 0.5, scale: float = 1.0) -> BlazeFaceDetector:
+    """Full-range model (faces up to ~5 m); the better default for general video."""
+    return BlazeFaceDetector("blazeface_full", 1, threshold=threshold, scale=scale)

@@ -1,0 +1,60 @@
+"""From tracks to per-frame regions: interpolation, extension both ways, padding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from redact.config import RenderConfig
+from redact.render.regions import RegionPlanner, pad_box
+from redact.types import Action, Decision, Source, Track
+
+
+def _track(frames, boxes, tid=0):
+    t = Track(id=tid, kind="face")
+    for f, b in zip(frames, boxes):
+        t.add(f, np.array(b, np.float32), 0.9, "test")
+    return t
+
+
+def _plan(tracks, cfg, n=100, action=Action.REDACT):
+    decisions = {t.id: Decision(t.id, action, "test") for t in tracks}
+    planner = RegionPlanner(tracks, decisions, cfg, 640, 480, n)
+    return [planner.regions_at(i) for i in range(n)]
+
+
+def test_gap_is_interpolated():
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=0)
+    t = _track([10, 20], [[0, 0, 10, 10], [100, 0, 110, 10]])
+    plan = _plan([t], cfg)
+    assert all(len(plan[i]) == 1 for i in range(10, 21))
+    mid = plan[15][0]
+    assert mid.source is Source.INTERPOLATED
+    assert mid.box == (50, 0, 60, 10)
+    assert plan[9] == [] and plan[21] == []
+
+
+def test_extension_runs_backwards_and_forwards():
+    cfg = RenderConfig(padding=0.0, extend_before=5, extend_after=7)
+    plan = _plan([_track([30, 31], [[100, 100, 120, 120]] * 2)], cfg)
+    covered = [i for i, r in enumerate(plan) if r]
+    assert covered == list(range(25, 39))
+    assert plan[25][0].source is Source.EXTENDED
+    # Extended boxes grow with distance from the detection.
+    w = lambda r: r.box[2] - r.box[0]  # noqa: E731
+    assert w(plan[25][0]) > w(plan[29][0]) >= 20
+
+
+def test_extension_is_clipped_to_the_video():
+    cfg = RenderConfig(extend_before=10, extend_after=10)
+    plan = _plan([_track([2, 98], [[0, 0, 10, 10]] * 2)], cfg, n=100)
+    assert all(plan[i] for i in range(100))
+
+
+def test_kept_tracks_produce_no_regions():
+    plan = _plan([_track([5], [[0, 0, 10, 10]])], RenderConfig(), action=Action.KEEP)
+    assert not any(plan)
+
+
+def test_padding_and_clipping():
+    assert pad_box(np.array([100, 100, 200, 150]), 0.1, 640, 480) == (90, 95, 210, 155)
+    assert pad_box(np.array([-5, -5, 700, 500]), 0.5, 640, 480) == (0, 0, 640, 480)

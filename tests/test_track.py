@@ -1,0 +1,59 @@
+"""Tracker invariants: no detection is ever dropped; identities survive short misses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from redact.config import TrackConfig
+from redact.track import Tracker
+from redact.types import Detections
+
+
+def _dets(*boxes, score=0.9):
+    return Detections.of(np.array(boxes, np.float32).reshape(-1, 4), [score] * len(boxes), "face", "test")
+
+
+def test_every_detection_lands_in_a_track():
+    tr = Tracker(TrackConfig())
+    rng = np.random.default_rng(1)
+    total = 0
+    for f in range(50):
+        n = int(rng.integers(0, 4))
+        xy = rng.uniform(0, 500, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(5, 60, (n, 2))], 1)
+        tr.update(f, _dets(*boxes, score=0.05))  # low scores too: no cut-off
+        total += n
+    assert sum(len(t.frames) for t in tr.tracks) == total
+
+
+def test_one_frame_detection_is_kept():
+    tr = Tracker(TrackConfig())
+    tr.update(0, _dets([10, 10, 30, 30]))
+    tr.update(1, Detections())
+    assert len(tr.tracks) == 1 and tr.tracks[0].frames == [0]
+
+
+def test_identity_survives_misses_and_motion():
+    tr = Tracker(TrackConfig(max_coast=10))
+    for f in range(30):
+        if f % 3 == 2:
+            tr.update(f, Detections())
+            continue
+        x = 10 + 8 * f
+        tr.update(f, _dets([x, 50, x + 30, 80], [400 - x, 200, 430 - x, 230]))
+    assert len(tr.tracks) == 2
+    for t in tr.tracks:
+        assert len(t.frames) == 20
+
+
+def test_coasting_is_bounded():
+    tr = Tracker(TrackConfig(max_coast=3))
+    tr.update(0, _dets([10, 10, 40, 40]))
+    tr.update(10, _dets([10, 10, 40, 40]))
+    assert len(tr.tracks) == 2
+
+
+def test_two_faces_in_one_frame_are_two_tracks():
+    tr = Tracker(TrackConfig())
+    tr.update(0, _dets([0, 0, 20, 20], [0, 0, 20, 20]))  # identical boxes still both kept
+    assert len(tr.tracks) == 2
