@@ -113,13 +113,19 @@ class Config:
 
 
 def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults, then the YAML file, then ``key.path=value`` overrides; validated as a whole."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = _read_yaml(Path(path))
+    """Defaults, then the YAML file, then ``key.path=value`` overrides; validated at each step.
+
+    Overrides are applied to the complete resolved tree (file merged over
+    defaults), so ``--set detect.detectors.2.tiles=3`` addresses the third
+    detector of *this* config, and a path that does not exist is an error.
+    """
+    config = from_dict(_read_yaml(Path(path)) if path is not None else {})
+    if not overrides:
+        return config
+    tree = config.to_dict()
     for item in overrides:
-        _apply_override(data, item)
-    return from_dict(data)
+        _apply_override(tree, item)
+    return from_dict(tree)
 
 
 def from_dict(data: dict) -> Config:
@@ -131,6 +137,8 @@ def _read_yaml(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: config is not UTF-8 text") from e
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -142,56 +150,35 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _apply_override(data: dict, item: str) -> None:
+def _apply_override(tree: dict, item: str) -> None:
     key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
+    key = key.strip()
+    if not sep or not key:
         raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         value = raw
-    parts = key.strip().split(".")
-    node: Any = data
-    defaults: Any = Config()
-    for i, part in enumerate(parts[:-1]):
-        defaults = _child(defaults, part, ".".join(parts[: i + 1]))
+    parts = key.split(".")
+    node: Any = tree
+    for i, part in enumerate(parts):
+        where = ".".join(parts[: i + 1])
+        last = i == len(parts) - 1
         if isinstance(node, dict):
             if part not in node:
-                node[part] = _plain(defaults)
+                raise ConfigError(f"{where}: unknown key (valid: {', '.join(sorted(node))})")
+        elif isinstance(node, list):
+            if not part.isdigit():
+                raise ConfigError(f"{where}: expected a list index, got {part!r}")
+            if int(part) >= len(node):
+                raise ConfigError(f"{where}: index {part} out of range (list has {len(node)} items)")
+            part = int(part)
+        else:
+            raise ConfigError(f"{where}: {'.'.join(parts[:i])} is a single value, it has no keys")
+        if last:
+            node[part] = value
+        else:
             node = node[part]
-        else:  # a list, indexed by number
-            node = node[int(part)]
-    last = parts[-1]
-    if isinstance(node, list):
-        node[_index(last, key)] = value
-    else:
-        node[last] = value
-
-
-def _child(obj: Any, part: str, where: str) -> Any:
-    if isinstance(obj, list):
-        idx = _index(part, where)
-        if idx >= len(obj):
-            raise ConfigError(f"{where}: index {idx} out of range (list has {len(obj)} items)")
-        return obj[idx]
-    if not dataclasses.is_dataclass(obj) or part not in {f.name for f in dataclasses.fields(obj)}:
-        raise ConfigError(f"{where}: unknown key")
-    return getattr(obj, part)
-
-
-def _index(part: str, where: str) -> int:
-    try:
-        return int(part)
-    except ValueError:
-        raise ConfigError(f"{where}: expected a list index, got {part!r}") from None
-
-
-def _plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 def _build(cls: type, data: Any, path: str) -> Any:
