@@ -40,7 +40,7 @@ class DetectorConfig:
 
 def _default_detectors() -> list[DetectorConfig]:
     return [
-        DetectorConfig(name="centerface", threshold=0.3, scale=0.5),
+        DetectorConfig(name="centerface", threshold=0.2, scale=1.0),
         DetectorConfig(name="blazeface_full", threshold=0.4, tiles=2),
     ]
 

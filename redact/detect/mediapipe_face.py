@@ -10,7 +10,10 @@ downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 from typing import Any
 
 import cv2
@@ -21,6 +24,24 @@ from redact.errors import DetectorError
 from redact.types import Detections
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreters): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class BlazeFaceDetector:
@@ -53,11 +74,16 @@ class BlazeFaceDetector:
         except ImportError as e:
             raise DetectorError(f"{self.name} needs mediapipe: pip install mediapipe==0.10.21") from e
         try:
-            # The graph filters by score itself, so the threshold is passed rather than
-            # applied afterwards: the same boxes, less work in the graph's NMS.
-            self._graph = face_detection.FaceDetection(
-                model_selection=self.model_selection, min_detection_confidence=self.threshold
-            )
+            # MediaPipe's C++ core prints start-up banners (TFLite delegate, glog
+            # warnings) straight to file descriptor 2; building the graph and one
+            # warm-up inference happen with it silenced, errors still raise.
+            with _native_stderr_silenced():
+                # The graph filters by score itself, so the threshold is passed rather than
+                # applied afterwards: the same boxes, less work in the graph's NMS.
+                self._graph = face_detection.FaceDetection(
+                    model_selection=self.model_selection, min_detection_confidence=self.threshold
+                )
+                self._graph.process(np.zeros((64, 64, 3), np.uint8))
         except Exception as e:  # mediapipe raises RuntimeError/ValueError from its C++ core
             raise DetectorError(f"{self.name}: cannot build the MediaPipe graph ({e})") from e
 
