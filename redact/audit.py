@@ -89,7 +89,9 @@ class AuditLog:
             }
         )
 
-    def frame(self, index: int, time: float, regions: list[Region], action: str = "redact", style: str = "") -> None:
+    def frame(
+        self, index: int, time: float, regions: list[Region], style: str, shape: str, action: str = "redact"
+    ) -> None:
         if not regions:
             return
         self.regions += len(regions)
@@ -101,6 +103,7 @@ class AuditLog:
                 "t": round(time, 6),
                 "action": action,
                 "style": style,
+                "shape": shape,
                 "regions": [r.to_json() for r in regions],
             }
         )

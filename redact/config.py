@@ -262,3 +262,12 @@ def _check_ranges(obj: Any, path: str) -> None:
         raise ConfigError(f"{path}.color: expected three values 0-255 (B, G, R)")
     if isinstance(obj, DetectConfig) and not obj.detectors:
         raise ConfigError(f"{path}.detectors: at least one detector is required")
+    if isinstance(obj, Config):
+        # A face that appears on a frame a strided detector skips is first seen up to
+        # every-1 frames later; backward extension must reach back that far.
+        every = max(d.every for d in obj.detect.detectors)
+        if every - 1 > obj.render.extend_before:
+            raise ConfigError(
+                f"render.extend_before: {obj.render.extend_before} frames cannot cover a face first seen by a "
+                f"detector that runs every {every} frames; set it to at least {every - 1}"
+            )

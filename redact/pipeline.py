@@ -11,6 +11,7 @@ next to detection and encoding.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from redact.config import load as load_config
 from redact.detect.base import Detector, TiledDetector, create
 from redact.errors import DetectorError, OutputError, RedactError
 from redact.io import FrameReader, VideoWriter, probe
+from redact.io.writer import check_output
 from redact.policy import decide
 from redact.render import RegionPlanner, make_style
 from redact.render.styles import Solid, redact_frame
@@ -153,9 +155,7 @@ def analyse(video: VideoInfo | str | Path, config: Config, progress: bool = Fals
 
 
 def _with_frame_count(info: VideoInfo, n: int) -> VideoInfo:
-    from dataclasses import replace
-
-    return replace(info, frame_count=n)
+    return dataclasses.replace(info, frame_count=n)
 
 
 def render(
@@ -173,6 +173,8 @@ def render(
     log_path = Path(audit_log) if audit_log else default_log_path(output)
     if log_path.resolve() == output.resolve():
         raise OutputError(f"{log_path}: the audit log cannot be written over the output video")
+    check_output(output, info.path)
+    check_output(log_path, info.path)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if input_sha256 is None:
@@ -199,11 +201,11 @@ def render(
                     full = Region((0, 0, info.width, info.height), "frame", None, Source.FAILSAFE, None, None, "detector-error")
                     regions = [full]
                     image = redact_frame(frame.image, [full.box], blackout, ellipse=False)
-                    audit.frame(frame.index, frame.time, regions, style="solid")
+                    audit.frame(frame.index, frame.time, regions, style="solid", shape="box")
                 else:
                     regions = planner.regions_at(frame.index)
                     image = redact_frame(frame.image, [r.box for r in regions], style, ellipse)
-                    audit.frame(frame.index, frame.time, regions, style=config.render.style)
+                    audit.frame(frame.index, frame.time, regions, style=config.render.style, shape=config.render.shape)
                 t_paint += time.perf_counter() - tp
                 writer.write(image)
                 bar.update(1)
@@ -247,6 +249,10 @@ def run(
     config = config or load_config()
     t0 = time.perf_counter()
     info = probe(input)
+    # Refuse an unwritable destination now, not after minutes of detection.
+    check_output(Path(output), info.path)
+    if audit_log is not None:
+        check_output(Path(audit_log), info.path)
     t_probe = time.perf_counter() - t0
     with logging_redirect_tqdm():
         analysis = analyse(info, config, progress=progress)

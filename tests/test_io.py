@@ -172,3 +172,36 @@ def test_default_preset_encodes(clips, tmp_path):
     out = tmp_path / "out.mp4"
     _copy_through(probe(clips["basic"].path), out, cfg.encode)
     assert probe(out).codec == "h264"
+
+
+def test_variable_frame_rate_becomes_constant_with_duration_kept(tmp_path):
+    """VFR input is resampled to its average rate: same duration, audio still in sync."""
+    import subprocess
+
+    from redact.io import ffmpeg_exe
+
+    src = tmp_path / "vfr.mp4"
+    # 30 frames at 30 fps, then 30 frames at 15 fps: 3 s, 60 frames, average 20 fps.
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30", "-f", "lavfi",
+         "-i", "sine=f=440:r=48000:d=3", "-frames:v", "60",
+         "-vf", "setpts='if(lt(N,30),N/30,1+(N-30)/15)/TB'", "-fps_mode", "passthrough",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src)],
+        check=True,
+    )
+    info = probe(src)
+    assert info.variable_frame_rate
+    assert abs(float(info.fps) - 20) < 1  # average over the stream's own duration
+    out = tmp_path / "out.mp4"
+    _copy_through(info, out)
+    got = probe(out)
+    assert not got.variable_frame_rate
+    # The content lasts 3 s (the last frame shows for 1/15 s; the container's own
+    # duration field stops at its start).
+    assert abs(got.duration - 3.0) <= 1.5 / float(info.fps)
+    assert abs(got.frame_count - 60) <= 2
+    import av
+
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        assert abs(float(a.duration * a.time_base) - got.duration) < 0.1

@@ -45,6 +45,20 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
 
 
+def check_output(output: Path, input: Path | None = None) -> None:
+    """Fail before any work if ``output`` cannot be written (checked again when writing)."""
+    output = Path(output)
+    parent = output.parent
+    if not parent.is_dir():
+        raise OutputError(f"{output}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{output}: folder {parent} is not writable")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder, expected a file name")
+    if input is not None and output.resolve() == Path(input).resolve():
+        raise OutputError(f"{output}: output would overwrite the input")
+
+
 class VideoWriter:
     """Write frames of ``info``'s size and rate to ``output`` (MP4), atomically.
 
@@ -119,13 +133,7 @@ class VideoWriter:
         return cmd
 
     def __enter__(self) -> VideoWriter:
-        parent = self.output.parent
-        if not parent.is_dir():
-            raise OutputError(f"{self.output}: folder {parent} does not exist")
-        if not os.access(parent, os.W_OK):
-            raise OutputError(f"{self.output}: folder {parent} is not writable")
-        if self.output.resolve() == self.info.path.resolve():
-            raise OutputError(f"{self.output}: output would overwrite the input")
+        check_output(self.output, self.info.path)
         log.debug("encoder: %s", " ".join(self.command()))
         self._proc = subprocess.Popen(
             self.command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
