@@ -43,6 +43,9 @@ def probe(path: str | Path) -> VideoInfo:
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
         raise InputError(f"{path}: not a readable video ({_reason(e)})") from e
     with container:
+        fmt = container.format.name
+        if fmt.endswith("_pipe") or fmt == "image2":
+            raise InputError(f"{path}: is a still image ({fmt.removesuffix('_pipe')}), not a video")
         videos = [
             s
             for s in container.streams.video
