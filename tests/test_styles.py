@@ -70,3 +70,15 @@ def test_blur_and_pixelate_are_strong():
         # Laplacian energy of the smooth structure left over (noise of pixelate removed first).
         detail_out = np.abs(cv2.Laplacian(cv2.GaussianBlur(g_out, (0, 0), 1.5), cv2.CV_64F)).mean()
         assert detail_out < 0.5 * detail_in, style
+
+
+@pytest.mark.parametrize("ellipse", [True, False])
+def test_parts_paint_exactly_the_union(ellipse):
+    from redact.render.styles import region_parts
+
+    boxes = [(10, 10, 70, 80), (50, 40, 150, 118), (0, 0, 5, 5)]
+    mask = region_mask((120, 160), boxes, ellipse)
+    union = np.zeros_like(mask)
+    for (x1, y1, x2, y2), own in region_parts((120, 160), boxes, ellipse):
+        union[y1:y2, x1:x2] |= own
+    assert np.array_equal(union, mask)

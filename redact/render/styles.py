@@ -1,8 +1,9 @@
 """Redaction styles: how a region is painted out.
 
-All regions of a frame are drawn into one mask first and the style is
-applied through it, so overlapping regions are painted once and the result
-does not depend on their order.  The mask is hard-edged (no anti-aliasing):
+All regions of a frame are drawn into one mask first; every style computes
+its patches from the untouched frame and only then paints each region
+through its own shape, so the painted pixels are exactly the union of the
+regions and no region's patch is computed from another's paint.  The mask is hard-edged (no anti-aliasing):
 a soft edge would mix original pixels into the output.
 
 ``fill`` (the default) is irreversible by construction: the colour of each
@@ -29,11 +30,18 @@ ELLIPSE_SCALE = float(np.sqrt(2.0))
 """An ellipse through the corners of a box has half-axes sqrt(2) times the half-sides."""
 
 
-class Style(Protocol):
-    def apply(self, image: np.ndarray, mask: np.ndarray, windows: list[Box]) -> None:
-        """Paint out ``mask`` (uint8, 255 = redact) in ``image`` in place.
+Part = tuple[Box, np.ndarray]
+"""One region: the window its shape can touch, and its own shape mask inside that window."""
 
-        ``windows`` bound each region's shape: styles work inside them
+
+class Style(Protocol):
+    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
+        """Paint out every part of ``image`` in place.
+
+        ``mask`` (uint8, 255 = redact) is the union of all regions, for styles
+        that must know what is *outside* every region.  Each part is painted
+        through its own shape, so overlapping regions stay ellipses rather
+        than showing their windows' corners; styles work inside the windows
         rather than on the whole frame, which is most of the cost saved.
         """
 
@@ -58,48 +66,97 @@ def shape_window(box: Box, ellipse: bool, shape: tuple[int, int]) -> Box:
     return max(0, cx - ax - 1), max(0, cy - ay - 1), min(w, cx + ax + 2), min(h, cy + ay + 2)
 
 
+def _draw(mask: np.ndarray, box: Box, ellipse: bool, origin: tuple[int, int] = (0, 0)) -> None:
+    x1, y1, x2, y2 = box
+    ox, oy = origin
+    if ellipse:
+        (cx, cy), axes = _ellipse(box)
+        cv2.ellipse(mask, (cx - ox, cy - oy), axes, 0, 0, 360, 255, thickness=-1, lineType=cv2.LINE_8)
+    else:
+        mask[max(0, y1 - oy) : y2 - oy, max(0, x1 - ox) : x2 - ox] = 255
+
+
 def region_mask(shape: tuple[int, int], boxes: list[Box], ellipse: bool) -> np.ndarray:
     """One hard-edged mask for all regions; an ellipse circumscribes its box so the box stays covered."""
-    h, w = shape
-    mask = np.zeros((h, w), np.uint8)
-    for x1, y1, x2, y2 in boxes:
-        if x2 <= x1 or y2 <= y1:
-            continue
-        if ellipse:
-            centre, axes = _ellipse((x1, y1, x2, y2))
-            cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, thickness=-1, lineType=cv2.LINE_8)
-        else:
-            mask[y1:y2, x1:x2] = 255
+    mask = np.zeros(shape, np.uint8)
+    for box in boxes:
+        if box[2] > box[0] and box[3] > box[1]:
+            _draw(mask, box, ellipse)
     return mask
 
 
+def region_parts(shape: tuple[int, int], boxes: list[Box], ellipse: bool) -> list[Part]:
+    """Each region's window and its own shape inside it (the same pixels ``region_mask`` sets)."""
+    parts = []
+    for box in boxes:
+        x1, y1, x2, y2 = window = shape_window(box, ellipse, shape)
+        own = np.zeros((y2 - y1, x2 - x1), np.uint8)
+        _draw(own, box, ellipse, origin=(x1, y1))
+        parts.append((window, own))
+    return parts
+
+
 class Fill:
-    """A flat colour per region, taken from a ring of pixels just outside all regions."""
+    """A flat colour per blob of overlapping regions, taken from a ring of pixels just outside them.
+
+    Overlapping regions share one colour, so two faces side by side become
+    one flat blob rather than two patches whose boundary traces them.
+    """
 
     RING = 0.35
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, windows: list[Box]) -> None:
+    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
         h, w = mask.shape
-        colours = []
-        # All colours are measured before any painting, from unmasked pixels only.
-        for x1, y1, x2, y2 in windows:
+        for group in _overlapping_groups(parts):
+            x1 = min(parts[i][0][0] for i in group)
+            y1 = min(parts[i][0][1] for i in group)
+            x2 = max(parts[i][0][2] for i in group)
+            y2 = max(parts[i][0][3] for i in group)
             r = max(4, int(self.RING * max(x2 - x1, y2 - y1)))
             rx1, ry1, rx2, ry2 = max(0, x1 - r), max(0, y1 - r), min(w, x2 + r), min(h, y2 + r)
+            # Measured from unmasked pixels only, before this group is painted;
+            # other groups never overlap this one's painted pixels.
             ring = cv2.bitwise_not(mask[ry1:ry2, rx1:rx2])
             mean = cv2.mean(image[ry1:ry2, rx1:rx2], mask=ring) if ring.any() else (0, 0, 0)
-            colours.append(np.array(mean[:3]).round().astype(np.uint8))
-        # Overlaps take the later region's colour: both are outside-derived.
-        for (x1, y1, x2, y2), colour in zip(windows, colours):
-            _paint(image[y1:y2, x1:x2], colour, mask[y1:y2, x1:x2])
+            colour = np.array(mean[:3]).round().astype(np.uint8)
+            for i in group:
+                (px1, py1, px2, py2), own = parts[i]
+                _paint(image[py1:py2, px1:px2], colour, own)
+
+
+def _overlapping_groups(parts: list[Part]) -> list[list[int]]:
+    """Indices of parts grouped by shared painted pixels (union-find over pairs)."""
+    parent = list(range(len(parts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, ((ax1, ay1, ax2, ay2), a) in enumerate(parts):
+        for j in range(i + 1, len(parts)):
+            (bx1, by1, bx2, by2), b = parts[j]
+            ix1, iy1, ix2, iy2 = max(ax1, bx1), max(ay1, by1), min(ax2, bx2), min(ay2, by2)
+            if ix1 >= ix2 or iy1 >= iy2:
+                continue
+            sa = a[iy1 - ay1 : iy2 - ay1, ix1 - ax1 : ix2 - ax1]
+            sb = b[iy1 - by1 : iy2 - by1, ix1 - bx1 : ix2 - bx1]
+            if np.any(sa & sb):
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(parts)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
 
 
 class Solid:
     def __init__(self, color: list[int]):
         self.color = np.array(color, np.uint8)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, windows: list[Box]) -> None:
-        for x1, y1, x2, y2 in windows:
-            _paint(image[y1:y2, x1:x2], self.color, mask[y1:y2, x1:x2])
+    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
+        for (x1, y1, x2, y2), own in parts:
+            _paint(image[y1:y2, x1:x2], self.color, own)
 
 
 class Pixelate:
@@ -110,10 +167,10 @@ class Pixelate:
     def __init__(self, seed: int = 0):
         self.rng = np.random.default_rng(seed)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, windows: list[Box]) -> None:
+    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
         # Compute every window from the untouched picture first, then paint.
         painted = []
-        for x1, y1, x2, y2 in windows:
+        for (x1, y1, x2, y2), own in parts:
             bw, bh = x2 - x1, y2 - y1
             if bw <= 0 or bh <= 0:
                 continue
@@ -122,17 +179,17 @@ class Pixelate:
             small = cv2.resize(roi, (max(1, bw // block), max(1, bh // block)), interpolation=cv2.INTER_AREA)
             big = cv2.resize(small, (bw, bh), interpolation=cv2.INTER_NEAREST).astype(np.int16)
             big += self.rng.integers(-12, 13, big.shape, dtype=np.int16)
-            painted.append(((x1, y1, x2, y2), np.clip(big, 0, 255).astype(np.uint8)))
-        for (x1, y1, x2, y2), patch in painted:
-            _paint(image[y1:y2, x1:x2], patch, mask[y1:y2, x1:x2])
+            painted.append(((x1, y1, x2, y2), own, np.clip(big, 0, 255).astype(np.uint8)))
+        for (x1, y1, x2, y2), own, patch in painted:
+            _paint(image[y1:y2, x1:x2], patch, own)
 
 
 class Blur:
     """Gaussian blur with sigma scaled to the region; not irreversible, see the module docstring."""
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, windows: list[Box]) -> None:
+    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
         blurred = []
-        for x1, y1, x2, y2 in windows:
+        for (x1, y1, x2, y2), own in parts:
             roi = image[y1:y2, x1:x2]
             if roi.size == 0:
                 continue
@@ -141,9 +198,10 @@ class Blur:
             f = min(1.0, 8.0 / sigma)
             size = (max(1, round(roi.shape[1] * f)), max(1, round(roi.shape[0] * f)))
             small = cv2.GaussianBlur(cv2.resize(roi, size, interpolation=cv2.INTER_AREA), (0, 0), sigma * f)
-            blurred.append(((x1, y1, x2, y2), cv2.resize(small, (roi.shape[1], roi.shape[0]), interpolation=cv2.INTER_LINEAR)))
-        for (x1, y1, x2, y2), patch in blurred:
-            _paint(image[y1:y2, x1:x2], patch, mask[y1:y2, x1:x2])
+            patch = cv2.resize(small, (roi.shape[1], roi.shape[0]), interpolation=cv2.INTER_LINEAR)
+            blurred.append(((x1, y1, x2, y2), own, patch))
+        for (x1, y1, x2, y2), own, patch in blurred:
+            _paint(image[y1:y2, x1:x2], patch, own)
 
 
 def make_style(config: RenderConfig) -> Style:
@@ -162,5 +220,5 @@ def redact_frame(image: np.ndarray, boxes: list[Box], style: Style, ellipse: boo
     boxes = [b for b in boxes if b[2] > b[0] and b[3] > b[1]]
     if boxes:
         shape = out.shape[:2]
-        style.apply(out, region_mask(shape, boxes, ellipse), [shape_window(b, ellipse, shape) for b in boxes])
+        style.apply(out, region_mask(shape, boxes, ellipse), region_parts(shape, boxes, ellipse))
     return out
