@@ -201,25 +201,27 @@ def plan_jobs(args: argparse.Namespace, videos: list[Path], preset: str, crf: in
     for vid in videos:
         n, src = vid.stem, str(vid)
 
-        def job(tool: str, cmd_for_out, audit: bool = False) -> Job:
-            o = out / f"{n}.{tool}.mp4"
-            return Job(n, tool, cmd_for_out(str(o)), o, out / f"{n}.{tool}.log",
-                       out / f"{n}.{tool}.audit.jsonl" if audit else None)
+        def job(tool: str, cmd: list[str], audit: bool = False) -> Job:
+            return Job(n, tool, cmd, out / f"{n}.{tool}.mp4", out / f"{n}.{tool}.log",  # noqa: B023 - called at once
+                       out / f"{n}.{tool}.audit.jsonl" if audit else None)  # noqa: B023
 
-        jobs.append(job("reencode", lambda o: [ffmpeg, "-y", "-loglevel", "error", "-i", src, "-c:v", "libx264",
-                                               "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-                                               "-c:a", "copy", o]))
+        def dst(tool: str) -> str:
+            return str(out / f"{n}.{tool}.mp4")  # noqa: B023 - called at once
+
+        jobs.append(job("reencode", [ffmpeg, "-y", "-loglevel", "error", "-i", src, "-c:v", "libx264",
+                                     "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+                                     "-c:a", "copy", dst("reencode")]))
         if not args.skip_redact:
             extra = [a.replace("{refs}", str(vid.parent / f"{n}_refs")).replace("{name}", n)
                      for a in shlex.split(args.redact_args)]
-            jobs.append(job("redact", lambda o: [sys.executable, "-m", "redact", "run", src, "-o", o,
-                                                 "--log", str(out / f"{n}.redact.audit.jsonl"), "--quiet", *extra],
+            jobs.append(job("redact", [sys.executable, "-m", "redact", "run", src, "-o", dst("redact"),
+                                       "--log", str(out / f"{n}.redact.audit.jsonl"), "--quiet", *extra],
                             audit=True))
         if not args.skip_deface:
-            jobs.append(job("deface", lambda o: [deface, src, "-o", o]))
+            jobs.append(job("deface", [deface, src, "-o", dst("deface")]))
             if args.deface_720:
-                jobs.append(job("deface_t01_720p", lambda o: [deface, src, "-o", o, "--thresh", "0.1",
-                                                              "--scale", "1280x720", "--keep-audio"]))
+                jobs.append(job("deface_t01_720p", [deface, src, "-o", dst("deface_t01_720p"), "--thresh", "0.1",
+                                                    "--scale", "1280x720", "--keep-audio"]))
     return jobs
 
 

@@ -11,7 +11,7 @@ from redact.types import Action, Decision, Source, Track
 
 def _track(frames, boxes, tid=0):
     t = Track(id=tid, kind="face")
-    for f, b in zip(frames, boxes):
+    for f, b in zip(frames, boxes, strict=True):
         t.add(f, np.array(b, np.float32), 0.9, "test")
     return t
 

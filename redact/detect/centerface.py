@@ -24,7 +24,6 @@ import os
 import logging
 from typing import Any
 
-import cv2
 import numpy as np
 
 from redact.detect.base import nms, register, resize_for
