@@ -19,6 +19,11 @@ import numpy as np
 from redact.config import TrackConfig
 from redact.types import Detections, Track
 
+SEARCH_GROWTH = 0.05
+"""How much a coasting track's search window grows per frame without a detection, per side, as a fraction of its box."""
+
+MAX_SEARCH_GROWTH = 1.0
+
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of two (n, 4) and (m, 4) xyxy arrays."""
@@ -65,6 +70,14 @@ class Tracker:
         self._live: list[_Live] = []
         self._next_id = 0
 
+    def live(self, frame: int) -> list[tuple[np.ndarray, int, float]]:
+        """Each live track's predicted box at ``frame``, frames since it was seen, and its best score."""
+        return [
+            (lv.predict(frame), frame - lv.last_frame, max(lv.track.scores))
+            for lv in self._live
+            if frame - lv.last_frame <= self.config.max_coast + 1
+        ]
+
     def update(self, frame: int, dets: Detections) -> None:
         """Assign ``dets`` (from frame ``frame``) to tracks; call only on frames that were detected."""
         self._live = [lv for lv in self._live if frame - lv.last_frame <= self.config.max_coast + 1]
@@ -72,14 +85,21 @@ class Tracker:
         if self._live and len(dets):
             predicted = np.stack([lv.predict(frame) for lv in self._live])
             iou = iou_matrix(predicted, dets.xyxy)
-            # Also accept a detection whose centre lies inside the predicted box:
-            # small, fast faces often have IoU near 0 with the prediction.
+            # Also accept a detection whose centre lies inside the predicted box,
+            # grown with the time since the track was last seen: small, fast faces
+            # often have IoU near 0 with the prediction, and after a gap of many
+            # frames (a face the detector finds only now and then, or a detector
+            # that runs every N-th frame) the prediction is only a rough guess.
+            gap = np.array([frame - lv.last_frame for lv in self._live], np.float32)
+            grow = np.minimum(SEARCH_GROWTH * np.maximum(gap - 1, 0), MAX_SEARCH_GROWTH)[:, None]
+            size = predicted[:, 2:] - predicted[:, :2]
+            window = np.concatenate([predicted[:, :2] - size * grow, predicted[:, 2:] + size * grow], axis=1)
             centres = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]) / 2
             inside = (
-                (centres[None, :, 0] >= predicted[:, None, 0])
-                & (centres[None, :, 0] <= predicted[:, None, 2])
-                & (centres[None, :, 1] >= predicted[:, None, 1])
-                & (centres[None, :, 1] <= predicted[:, None, 3])
+                (centres[None, :, 0] >= window[:, None, 0])
+                & (centres[None, :, 0] <= window[:, None, 2])
+                & (centres[None, :, 1] >= window[:, None, 1])
+                & (centres[None, :, 1] <= window[:, None, 3])
             )
             affinity = np.where(inside, np.maximum(iou, self.config.match_iou), iou)
             same_kind = np.array([[lv.track.kind == k for k in dets.kind] for lv in self._live])

@@ -24,13 +24,26 @@ def _plan(tracks, cfg, n=100, action=Action.REDACT):
 
 def test_gap_is_interpolated():
     cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=0)
-    t = _track([10, 20], [[0, 0, 10, 10], [100, 0, 110, 10]])
+    t = _track([10, 20], [[0, 0, 100, 100], [200, 0, 300, 100]])
     plan = _plan([t], cfg)
     assert all(len(plan[i]) == 1 for i in range(10, 21))
     mid = plan[15][0]
     assert mid.source is Source.INTERPOLATED
-    assert mid.box == (50, 0, 60, 10)
+    # Centred on the straight path, and wider than the detections because the
+    # face is furthest from evidence in the middle of the gap.
+    x1, y1, x2, y2 = mid.box
+    assert (x1 + x2) / 2 == 150 and x1 < 100 and x2 > 200
+    w = lambda i: plan[i][0].box[2] - plan[i][0].box[0]  # noqa: E731
+    assert w(10) == 100 and w(11) < w(13) < w(15) and w(15) > w(17) > w(20) == 100
     assert plan[9] == [] and plan[21] == []
+
+
+def test_extension_follows_the_motion_and_keeps_the_last_position():
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=5)
+    t = _track([10, 11, 12], [[100, 100, 120, 120], [104, 100, 124, 120], [108, 100, 128, 120]])
+    after = _plan([t], cfg)[17][0].box
+    # Moving 4 px a frame: 5 frames later the face may be at x 128-148; it may also have stopped at 108-128.
+    assert after[0] <= 108 and after[2] >= 148
 
 
 def test_extension_runs_backwards_and_forwards():

@@ -1,11 +1,16 @@
 """From whole tracks to the exact regions of each frame.
 
 Boxes between two detections of a track are interpolated linearly; before a
-track's first and after its last detection the edge box is held for
-``extend_before`` / ``extend_after`` frames, growing a little each frame
-because the face may be moving in from outside the detector's reach.  Every
-box is then padded.  Each region records whether it was seen, interpolated or
-extended, so the audit log separates evidence from inference.
+track's first and after its last detection the edge box is carried for
+``extend_before`` / ``extend_after`` frames, because the face may be moving in
+from outside the detector's reach.  Every inferred box grows with its distance
+in frames from the nearest detection: the further from evidence, the less we
+know where the face is (a small face that accelerates during a 20-frame gap
+is 10 px off its interpolated path; see BENCHMARKS.md).  An extended box also
+covers where the track's recent motion would carry it, as well as where it was
+last seen, so a face walking out of view is followed rather than left behind.
+Every box is then padded.  Each region records whether it was seen,
+interpolated or extended, so the audit log separates evidence from inference.
 """
 
 from __future__ import annotations
@@ -18,8 +23,14 @@ import numpy as np
 from redact.config import RenderConfig
 from redact.types import Action, Decision, Region, Source, Track
 
-EXTENSION_GROWTH = 0.04
+GROWTH = 0.04
 """Extra padding per frame of distance from the nearest detection, as a fraction of the box."""
+
+MAX_GROWTH = 1.0
+"""Cap on that extra padding (a box at most triples in width), so a long gap cannot swallow the frame."""
+
+VELOCITY_SPAN = 5
+"""Detections at a track's end used to estimate how it was moving there."""
 
 
 @dataclass
@@ -84,22 +95,25 @@ class RegionPlanner:
             box, source = boxes[i], Source.DETECTED
             score, detector = track.scores[i], track.detectors[i]
         elif i == 0:
-            box, source = boxes[0], Source.EXTENDED
-            extra = EXTENSION_GROWTH * (frames[0] - frame)
+            source = Source.EXTENDED
+            box = _carried(boxes[0], _velocity(frames[:VELOCITY_SPAN], boxes[:VELOCITY_SPAN]), frame - frames[0])
+            extra = GROWTH * (frames[0] - frame)
             score, detector = track.scores[0], track.detectors[0]
         elif i == len(frames):
-            box, source = boxes[-1], Source.EXTENDED
-            extra = EXTENSION_GROWTH * (frame - frames[-1])
+            source = Source.EXTENDED
+            box = _carried(boxes[-1], _velocity(frames[-VELOCITY_SPAN:], boxes[-VELOCITY_SPAN:]), frame - frames[-1])
+            extra = GROWTH * (frame - frames[-1])
             score, detector = track.scores[-1], track.detectors[-1]
         else:
             f0, f1 = frames[i - 1], frames[i]
             a = (frame - f0) / (f1 - f0)
             box = boxes[i - 1] * (1 - a) + boxes[i] * a
+            extra = GROWTH * min(frame - f0, f1 - frame)
             source = Source.INTERPOLATED
             score = min(track.scores[i - 1], track.scores[i])
             detector = track.detectors[i - 1]
         return Region(
-            box=pad_box(box, self.config.padding + min(extra, 1.0), self.width, self.height),
+            box=pad_box(box, self.config.padding + min(extra, MAX_GROWTH), self.width, self.height),
             kind=track.kind,
             track_id=track.id,
             source=source,
@@ -107,6 +121,24 @@ class RegionPlanner:
             score=score,
             reason=span.decision.reason,
         )
+
+
+def _velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Mean per-frame change of the box over these detections (zero if they span one frame)."""
+    span = frames[-1] - frames[0]
+    if span <= 0:
+        return np.zeros(4, np.float32)
+    return (boxes[-1] - boxes[0]) / span
+
+
+def _carried(box: np.ndarray, velocity: np.ndarray, dt: int) -> np.ndarray:
+    """The union of ``box`` and ``box`` moved ``dt`` frames along ``velocity``.
+
+    Both, not just the extrapolation: a face that stopped, or turned back,
+    must still be covered where it was last seen.
+    """
+    moved = box + velocity * dt
+    return np.concatenate([np.minimum(box[:2], moved[:2]), np.maximum(box[2:], moved[2:])])
 
 
 def pad_box(box: np.ndarray, padding: float, width: int, height: int) -> tuple[int, int, int, int]:
