@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark redact against a plain re-encode and deface on the shared face-redaction bench.
 
-    python pipelines/benchmark.py [--bench ../shared/bench] [--videos NAME ...] [--out out/bench]
-                                  [--skip-deface] [--deface-720] [--keep-outputs]
+    python pipelines/benchmark.py [--bench ../shared/bench] [--videos NAME ...] [--videos-dir DIR] [--out out/bench]
+                                  [--skip-deface] [--keep-outputs] [--verify] [--verify-args "--every 5"]
                                   [--markdown BENCHMARKS_TABLE.md] [--redact-args "--config configs/fast.yaml"]
 
 What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
@@ -12,13 +12,16 @@ What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
   machines have 2 cores: overlapping runs would distort every number).
   Timings start just before the process is spawned and stop when it is
   reaped, so they include interpreter start-up and model loading: what a
-  user actually waits for.
-* **Peak RSS** from ``os.wait4``: on Linux the rusage of a reaped child is
-  ``RUSAGE_BOTH``, i.e. the max of the process itself and of every
-  descendant it waited for (redact's ffmpeg subprocesses included).  It is a
-  *max over single processes*, not the sum of processes alive at the same
-  time, so a redact run whose decoder, Python process and encoder overlap
-  uses somewhat more memory than reported.
+  user actually waits for.  From them: fps, ``x re-encode`` (tool wall /
+  re-encode wall) and ``x faster than deface (defaults)`` (deface wall /
+  tool wall), per video and in total, and the smallest per-video speed-up.
+* **Peak memory**, two ways.  The summed VmRSS of the tool process and every
+  descendant alive at the same moment (redact's ffmpeg decoder and encoder
+  included), sampled every ``--rss-interval`` seconds: what the machine must
+  hold.  And ``os.wait4``'s ``ru_maxrss``: on Linux the rusage of a reaped
+  child is the max over the process and every descendant it waited for, i.e.
+  the largest *single* process, exact but not a sum.  ``peak RSS`` is the
+  larger of the two (sampling can miss a peak shorter than the interval).
 * **Quality**, from the bench's black-box scorer (``<bench>/score.py``):
   victim leak rate (overall and by face height), longest leak run, frames
   with any leak, over-redaction, keep-visible share, text/plate leaks and
@@ -29,23 +32,32 @@ What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
   audit log hold a region in that frame overlapping the GT box?  A redacted
   face that the audit log does not account for means the log and the pixels
   disagree (or the face was hidden by luck, e.g. by a neighbour's region).
+* **Stage timings** (redact only): the ``timings`` dict of the audit log's
+  summary record, one table row per video.
+* **Self-check** (``--verify``, redact only, untimed): ``redact verify OUT
+  --against IN --report OUT.verify.json`` plus ``--verify-args`` on each
+  output, run with the scorers; the length of the report's ``suspects``
+  list gets a column ("n/a" while redact has no ``verify`` command).
+
+Under the summary table, one PASS/FAIL line per target of issue 3 (``TARGETS``).
 
 Tools:
 
 * ``reencode``: ffmpeg (imageio-ffmpeg's binary) with the encoder settings
   redact itself uses (libx264, preset and CRF from redact's resolved config;
   ``-pix_fmt yuv420p -c:a copy``).  It is the floor every tool pays for
-  decoding + encoding, and the unit of the ``x_reencode`` column.
+  decoding + encoding, and the unit of the ``x re-encode`` column.
 * ``redact``: ``python -m redact run IN -o OUT --log OUT.audit.jsonl --quiet``
   plus ``--redact-args`` (``{refs}`` and ``{name}`` in it are replaced by the
   video's ``NAME_refs`` folder and ``NAME``).
-* ``deface``: ``deface IN -o OUT`` with its defaults; ``--deface-720`` adds
-  ``deface --thresh 0.1 --scale 1280x720 --keep-audio``.
+* ``deface`` (defaults): ``deface IN -o OUT``, the unit of the speed-vs-deface
+  column; and ``deface_t01_720p``: ``deface --thresh 0.1 --scale 1280x720
+  --keep-audio``, its more thorough setting.  Both run unless ``--skip-deface``.
 
 A tool that fails on a video gives a row with its error instead of stopping
 the run.  Outputs go to ``--out``: per run ``*.log`` (tool stderr/stdout),
-``*.score.json``, the redact audit logs, ``results.json`` (all rows) and, with
-``--keep-outputs``, the output videos.
+``*.score.json``, the redact audit logs, ``*.verify.json``, ``results.json``
+(all rows) and, with ``--keep-outputs``, the output videos.
 """
 
 from __future__ import annotations
@@ -60,15 +72,28 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKETS = ("<24", "24-48", "48-96", ">96")  # keys of score.py's leak_by_bucket
+BIG_BUCKETS = ("48-96", ">96")  # faces >= 48 px: the zero-leak target
 # score.py's checks: the first four make up checks["ok"]; metadata_stripped is reported beside it
 CHECK_KEYS = ("frame_count_match", "resolution_match", "fps_match", "audio_kept", "metadata_stripped")
 MARK_KINDS = ("text", "plate")
+MIB = 1024.0  # KiB per MiB
+
+# deface configurations: tool id (file names, results.json) -> (label, extra arguments)
+DEFACE_CONFIGS = {
+    "deface": ("deface (defaults)", []),
+    "deface_t01_720p": ("deface (thresh 0.1, 1280x720, keep audio)",
+                        ["--thresh", "0.1", "--scale", "1280x720", "--keep-audio"]),
+}
+SPEED_BASE = "deface"  # the tool whose wall time is the unit of the "x faster than deface" column
+TOOL_LABELS = {"reencode": "plain re-encode (same x264 settings)", "redact": "redact",
+               **{tool: label for tool, (label, _) in DEFACE_CONFIGS.items()}}
 
 
 # ----------------------------------------------------------------------------- data
@@ -95,12 +120,31 @@ class Row:
     cmd: str = ""
     seconds: float | None = None
     rc: int | None = None
-    peak_rss_mib: float | None = None
+    peak_rss_mib: float | None = None  # ru_maxrss: the largest single process
+    tree_peak_mib: float | None = None  # sampled sum over the process tree
     error: str | None = None
     score_json: str | None = None
     metrics: dict = field(default_factory=dict)  # score.py's JSON (without per-instance dumps)
     x_reencode: float | None = None
+    x_deface: float | None = None  # deface (defaults) wall / this wall
+    min_x_deface: float | None = None  # TOTAL rows: the smallest per-video x_deface
     audit: dict | None = None  # redacted / accounted / covered_half counts, audit_frames, encode (header)
+    timings: dict[str, float] | None = None  # redact's audit summary timings (s per stage)
+    verify: str | None = None  # redact verify's suspects count, "n/a" or an error
+
+    @property
+    def label(self) -> str:
+        return TOOL_LABELS.get(self.tool, self.tool)
+
+    @property
+    def peak_mib(self) -> float | None:
+        return larger(self.tree_peak_mib, self.peak_rss_mib)
+
+
+def larger(*vals: float | None) -> float | None:
+    """The largest known value.  Used for peak memory: the sampled tree sum can miss a short peak that
+    ru_maxrss sees, and ru_maxrss misses processes being alive together."""
+    return max((v for v in vals if v is not None), default=None)
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -115,18 +159,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--videos", nargs="+", metavar="NAME", default=None, help="only these videos (NAME or NAME.mp4)")
     ap.add_argument("--out", type=Path, default=REPO / "out" / "bench", help="work and result folder")
     ap.add_argument("--skip-redact", action="store_true", help="do not run redact (e.g. while its CLI is not ready)")
-    ap.add_argument("--skip-deface", action="store_true", help="do not run deface")
-    ap.add_argument("--deface-720", action="store_true",
-                    help="also run deface --thresh 0.1 --scale 1280x720 --keep-audio")
+    ap.add_argument("--skip-deface", action="store_true", help="do not run deface (neither configuration)")
     ap.add_argument("--redact-args", default="",
                     help='extra arguments for "redact run", e.g. "--config configs/fast.yaml" (a single flag: '
                          '--redact-args=--flag); {refs} / {name} expand to the video\'s NAME_refs folder / NAME')
     ap.add_argument("--no-audit-check", dest="audit_check", action="store_false",
                     help="do not compare redact's audit log with the scorer's redacted instances")
+    ap.add_argument("--verify", action="store_true",
+                    help="after scoring, run 'redact verify OUT --against IN' on each redact output (untimed)")
+    ap.add_argument("--verify-args", default="",
+                    help='extra arguments for "redact verify" with --verify, e.g. "--every 5" (it re-scans every frame '
+                         "with a more sensitive setup: slower than redact itself)")
     ap.add_argument("--keep-outputs", action="store_true",
                     help="keep the output videos (deleted after scoring otherwise)")
-    ap.add_argument("--markdown", type=Path, default=None, help="also write the table (with its header) to this file")
+    ap.add_argument("--markdown", type=Path, default=None, help="also write the tables (with their header) to this file")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds after which a tool run is killed")
+    ap.add_argument("--rss-interval", type=float, default=0.5, help="seconds between memory samples of a run")
     ap.add_argument("--score-jobs", type=int, default=2, help="scorer processes run at a time (not timed)")
     return ap.parse_args(argv)
 
@@ -150,6 +198,7 @@ def encoder_settings(redact_args: list[str]) -> tuple[str, int]:
     in the redact arguments (redact's precedence: flag > --set > --config > default)."""
     sys.path.insert(0, str(REPO))
     from redact.config import load
+    from redact.errors import RedactError
 
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--config", default=None)
@@ -157,7 +206,10 @@ def encoder_settings(redact_args: list[str]) -> tuple[str, int]:
     ap.add_argument("--preset", default=None)
     ap.add_argument("--crf", type=int, default=None)
     known, _ = ap.parse_known_args(redact_args)
-    cfg = load(known.config, known.set)
+    try:
+        cfg = load(known.config, known.set)
+    except RedactError as e:  # a config error is the user's: say so in one line
+        raise SystemExit(f"--redact-args: redact cannot resolve its config: {e}") from e
     return known.preset or cfg.encode.preset, cfg.encode.crf if known.crf is None else known.crf
 
 
@@ -175,19 +227,32 @@ def machine_info() -> str:
             f"load avg at start {load}")
 
 
+def deface_exe() -> str:
+    return str(Path(sys.executable).parent / "deface")
+
+
+def tool_version(cmd: list[str]) -> str:
+    """First output line of a --version call, for the run header (deface's speed changes between releases)."""
+    try:
+        p = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"? ({e})"
+    return ((p.stdout or p.stderr).strip().splitlines() or ["?"])[0]
+
+
 def warm_up(jobs: list[Job]) -> None:
     """Start each tool once, untimed (--version / --help), so the first timed run does not pay for
     loading its binary and Python packages from a cold disk cache."""
-    seen: set[str] = set()
+    seen: set[tuple[str, ...]] = set()
     for job in jobs:
-        if job.tool in seen:
-            continue
-        seen.add(job.tool)
         if job.tool == "redact":
             probe = job.cmd[:4] + ["--help"]  # python -m redact run --help
         else:
             probe = [job.cmd[0], "-version" if job.tool == "reencode" else "--version"]
-        subprocess.run(probe, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if tuple(probe) not in seen:  # once per program (both deface configurations share one)
+            seen.add(tuple(probe))
+            subprocess.run(probe, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
 
 
 def plan_jobs(args: argparse.Namespace, videos: list[Path], preset: str, crf: int) -> list[Job]:
@@ -195,7 +260,6 @@ def plan_jobs(args: argparse.Namespace, videos: list[Path], preset: str, crf: in
     import imageio_ffmpeg
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    deface = str(Path(sys.executable).parent / "deface")
     out = args.out
     jobs: list[Job] = []
     for vid in videos:
@@ -218,18 +282,124 @@ def plan_jobs(args: argparse.Namespace, videos: list[Path], preset: str, crf: in
                                        "--log", str(out / f"{n}.redact.audit.jsonl"), "--quiet", *extra],
                             audit=True))
         if not args.skip_deface:
-            jobs.append(job("deface", [deface, src, "-o", dst("deface")]))
-            if args.deface_720:
-                jobs.append(job("deface_t01_720p", [deface, src, "-o", dst("deface_t01_720p"), "--thresh", "0.1",
-                                                    "--scale", "1280x720", "--keep-audio"]))
+            for tool, (_, extra) in DEFACE_CONFIGS.items():
+                jobs.append(job(tool, [deface_exe(), src, "-o", dst(tool), *extra]))
     return jobs
+
+
+# ----------------------------------------------------------------------------- memory sampling
+
+
+@dataclass
+class Sample:
+    """Memory of a process tree at one moment."""
+
+    t: float  # seconds since the process was started
+    root_mib: float  # VmRSS of the process itself
+    tree_mib: float  # summed VmRSS of it and every descendant alive at that moment
+    processes: int
+
+
+def _ppid_map() -> dict[int, int]:
+    """pid -> parent pid for every process.  Read from /proc/<pid>/stat because kernels built without
+    CONFIG_PROC_CHILDREN (this one) have no /proc/<pid>/task/<tid>/children; ~1 ms for 100 processes."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            parents[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])  # the name in (...) may hold spaces
+    return parents
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants (children of children included)."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in _ppid_map().items():
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def status_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (KiB) of a live process; empty once it has exited (a zombie has neither)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    vals = {}
+    for line in text.splitlines():
+        key, _, val = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            vals[key] = int(val.split()[0])
+    return vals
+
+
+class TreeSampler:
+    """Samples the memory of a process tree in a background thread while the caller waits for it.
+
+    ``ru_maxrss`` only knows the largest single process; a redact run keeps its Python process, an
+    ffmpeg decoder and an ffmpeg encoder alive together, and what the machine must hold is their sum.
+    Shared pages (libraries) count once per process, so the sum errs on the high side."""
+
+    def __init__(self, pid: int, interval: float, t0: float) -> None:
+        self.pid, self.interval, self.t0 = pid, interval, t0
+        self.samples: list[Sample] = []
+        self.root_hwm_mib: float | None = None  # the root's own high-water mark, as last read
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            self._sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def _sample(self) -> None:
+        t = time.perf_counter() - self.t0
+        root = status_kib(self.pid)
+        if "VmRSS" not in root:
+            return
+        rss = [root["VmRSS"]] + [status_kib(p).get("VmRSS", 0) for p in process_tree(self.pid)[1:]]
+        self.root_hwm_mib = root.get("VmHWM", root["VmRSS"]) / MIB
+        self.samples.append(Sample(round(t, 3), root["VmRSS"] / MIB, sum(rss) / MIB, sum(1 for v in rss if v)))
+
+    @property
+    def tree_peak_mib(self) -> float | None:
+        return max((s.tree_mib for s in self.samples), default=None)
 
 
 # ----------------------------------------------------------------------------- timed runs
 
 
-def run_timed(cmd: list[str], log: Path, timeout: float) -> tuple[float, int, float, bool]:
-    """Run `cmd` alone; return (wall seconds, exit code, peak RSS MiB of it and its reaped descendants, timed out).
+@dataclass
+class Measured:
+    """What one timed run cost."""
+
+    seconds: float
+    rc: int
+    timed_out: bool
+    max_process_mib: float  # ru_maxrss: the largest single process of the tree, exact
+    tree_peak_mib: float | None  # sampled peak of the summed tree
+    root_peak_mib: float | None  # VmHWM of the started process itself (last sample before it exited)
+    samples: list[Sample]
+
+
+def run_timed(cmd: list[str], log: Path, timeout: float, interval: float = 0.5) -> Measured:
+    """Run `cmd` alone, sampling its memory every `interval` s, and measure it.
 
     os.wait4 gives the rusage of exactly this child, which Popen.wait cannot; the
     process gets its own session so a timeout kills its subprocesses too."""
@@ -245,13 +415,17 @@ def run_timed(cmd: list[str], log: Path, timeout: float) -> tuple[float, int, fl
 
         killer = threading.Timer(timeout, kill)
         killer.start()
+        sampler = TreeSampler(p.pid, interval, t0)
+        sampler.start()
         try:
             _, status, ru = os.wait4(p.pid, 0)
         finally:
             killer.cancel()
-        wall = time.perf_counter() - t0
+            wall = time.perf_counter() - t0
+            sampler.stop()
     p.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
-    return wall, p.returncode, ru.ru_maxrss / 1024.0, fired.is_set()  # ru_maxrss is in KiB on Linux
+    return Measured(wall, p.returncode, fired.is_set(), ru.ru_maxrss / MIB,  # ru_maxrss is in KiB on Linux
+                    sampler.tree_peak_mib, sampler.root_hwm_mib, sampler.samples)
 
 
 def log_tail(log: Path, n: int = 3) -> str:
@@ -269,15 +443,16 @@ def warm_cache(path: Path) -> None:
             pass
 
 
-def execute(job: Job, timeout: float) -> Row:
+def execute(job: Job, timeout: float, interval: float) -> Row:
     row = Row(job.video, job.tool, cmd=shlex.join(job.cmd))
     job.output.unlink(missing_ok=True)
     try:
-        row.seconds, row.rc, row.peak_rss_mib, timed_out = run_timed(job.cmd, job.log, timeout)
+        m = run_timed(job.cmd, job.log, timeout, interval)
     except OSError as e:  # e.g. executable not found
         row.error = f"cannot start: {e}"
         return row
-    if timed_out:
+    row.seconds, row.rc, row.peak_rss_mib, row.tree_peak_mib = m.seconds, m.rc, m.max_process_mib, m.tree_peak_mib
+    if m.timed_out:
         row.error = f"killed after the {timeout:g} s timeout: {log_tail(job.log, 1)}"
     elif row.rc != 0:
         row.error = f"exit {row.rc}: {log_tail(job.log)}"
@@ -286,7 +461,7 @@ def execute(job: Job, timeout: float) -> Row:
     return row
 
 
-# ----------------------------------------------------------------------------- scoring
+# ----------------------------------------------------------------------------- scoring, verify
 
 
 def score(job: Job, row: Row, video: Path, bench: Path, dump_instances: bool) -> dict | None:
@@ -298,7 +473,8 @@ def score(job: Job, row: Row, video: Path, bench: Path, dump_instances: bool) ->
         cmd.append("--dump-instances")
     slog = job.output.with_suffix(".score.log")
     with open(slog, "wb") as lf:
-        rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT, cwd=bench).returncode
+        rc = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                            cwd=bench).returncode
     if rc != 0 or not sj.exists():
         row.error = f"score.py failed (exit {rc}): {log_tail(slog)}"
         return None
@@ -308,7 +484,41 @@ def score(job: Job, row: Row, video: Path, bench: Path, dump_instances: bool) ->
     return full
 
 
-# ----------------------------------------------------------------------------- audit check
+VERIFY_CLEAN, VERIFY_SUSPECTS, USAGE_ERROR = 0, 4, 2  # exit codes of "redact verify" (and argparse's usage error)
+
+
+def verify_output(job: Job, video: Path, extra: list[str], timeout: float) -> str:
+    """Run redact's own self-check on its output (untimed) and return the suspects count as a cell.
+
+    "n/a" while redact has no `verify` command (argparse: exit 2, "invalid choice"); any other
+    surprise (crash, timeout, missing or malformed report, exit code contradicting the report)
+    becomes a short error cell instead of stopping the benchmark."""
+    report, vlog = job.output.with_suffix(".verify.json"), job.output.with_suffix(".verify.log")
+    report.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "redact", "verify", str(job.output), "--against", str(video), "--report", str(report),
+           *extra]
+    try:
+        with open(vlog, "wb") as lf:
+            rc = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                                timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        return f"error: timed out after {timeout:g} s"
+    if rc == USAGE_ERROR and "invalid choice" in log_tail(vlog, 5):
+        return "n/a"
+    if rc not in (VERIFY_CLEAN, VERIFY_SUSPECTS):
+        return f"error (exit {rc}): {log_tail(vlog, 1)}"
+    try:
+        suspects = json.loads(report.read_text()).get("suspects")
+    except (OSError, ValueError, AttributeError) as e:
+        return f"error (exit {rc}): no readable report ({type(e).__name__})"
+    if not isinstance(suspects, list):
+        return f"error (exit {rc}): report has no suspects list"
+    if (rc == VERIFY_CLEAN) != (not suspects):
+        return f"{len(suspects)} (but exit {rc})"
+    return str(len(suspects))
+
+
+# ----------------------------------------------------------------------------- audit log
 
 
 def _inter(a: list[float], b: list[float]) -> float:
@@ -342,6 +552,21 @@ def read_audit_regions(path: Path) -> tuple[dict, dict[int, list[list[float]]]]:
     return header, regions
 
 
+def audit_timings(path: Path) -> dict[str, float] | None:
+    """Seconds per stage from the `timings` of the audit log's summary record (its last line).
+
+    Only numeric entries are kept, so a key added later (or a nested one) cannot break the table."""
+    try:
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        rec = json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return None
+    timings = rec.get("timings") if rec.get("type") == "summary" else None
+    if not isinstance(timings, dict):
+        return None
+    return {k: float(v) for k, v in timings.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def audit_check(full_score: dict, gt_path: Path, audit_path: Path) -> dict:
     """Of the victim instances the scorer calls redacted, how many does the audit log account for?
 
@@ -367,74 +592,32 @@ def audit_check(full_score: dict, gt_path: Path, audit_path: Path) -> dict:
     return res
 
 
-# ----------------------------------------------------------------------------- table
+# ----------------------------------------------------------------------------- speed ratios and totals
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else "%.1f" % (100 * x)
+def successful(rows: list[Row], tool: str) -> dict[str, Row]:
+    """video -> the tool's run on it, for runs that finished (a failed run's time means nothing)."""
+    return {r.video: r for r in rows if r.tool == tool and r.rc == 0 and r.seconds}
 
 
-def num(x: float | None, fmt: str = "%.1f") -> str:
-    return "-" if x is None else fmt % x
+def set_speed_ratios(rows: list[Row]) -> None:
+    """x_reencode (tool / re-encode wall) and x_deface (deface-defaults wall / tool wall) on the same video."""
+    reenc, base = successful(rows, "reencode"), successful(rows, SPEED_BASE)
+    for r in rows:
+        if r.rc != 0 or not r.seconds:
+            continue
+        if r.video in reenc:
+            r.x_reencode = r.seconds / reenc[r.video].seconds
+        if r.video in base:
+            r.x_deface = base[r.video].seconds / r.seconds
 
 
-def failing_checks(m: dict) -> list[str]:
-    chk = m.get("checks", {})
-    return [k for k in CHECK_KEYS if k in chk and not chk[k]]
-
-
-def marks_cell(m: dict) -> str:
-    kinds = m.get("leak_by_kind")
-    if not kinds:
-        return "-"
-    return " / ".join(f"{k[0].upper()} {pct(kinds[k]['leak_rate'])}" for k in MARK_KINDS if k in kinds)
-
-
-def audit_cell(a: dict | None) -> str:
-    if not a:
-        return "-"
-    if not a["redacted"]:
-        return "n/a (0 redacted)"
-    return "%.1f (%d/%d; >=half of box: %.1f)" % (100 * a["accounted"] / a["redacted"], a["accounted"], a["redacted"],
-                                                   100 * a["covered_half"] / a["redacted"])
-
-
-def table_row(r: Row) -> list[str]:
-    m = r.metrics
-    head = [r.video, r.tool]
-    tail = [num(r.seconds, "%.2f"), num(r.x_reencode, "%.2f"), num(r.peak_rss_mib, "%.0f")]
-    if not m:
-        return head + [f"ERROR: {r.error}"] + [""] * (len(HEADER) - len(head) - len(tail) - 2) + tail + [""]
-    fails = failing_checks(m)
-    checks = "pass" if not fails else "FAIL: " + ", ".join(fails)
-    if r.error:
-        checks += f" (ERROR: {r.error})"
-    fps = (m.get("throughput") or {}).get("fps")
-    run = m["longest_leak_run"]
-    return head + [
-        pct(m["leak_rate"]), *(pct(m["leak_by_bucket"][b]["leak_rate"]) for b in BUCKETS),
-        str(run["annotated_frames"]), pct(m["frames_with_any_leak_frac"]), pct(m["over_redaction_frac"]),
-        pct(m["keep_visible_frac"]), marks_cell(m), checks, num(fps),
-    ] + tail + [audit_cell(r.audit)]
-
-
-HEADER = ["video", "tool", "leak %", "<24", "24-48", "48-96", ">96", "longest leak run (frames)",
-          "frames w/ leak %", "over-red. %", "keep visible %", "text / plate leak %", "checks", "fps",
-          "wall s", "x_reencode", "peak RSS MiB", "audit accounts for % of redacted"]
-
-LEGEND = """Columns -> score.py JSON keys: leak % = `leak_rate`; <24 .. >96 = `leak_by_bucket[b].leak_rate` (face
-height px); longest leak run = `longest_leak_run.annotated_frames`; frames w/ leak = `frames_with_any_leak_frac`;
-over-red. = `over_redaction_frac`; keep visible = `keep_visible_frac`; text / plate =
-`leak_by_kind.{text,plate}.leak_rate`;
-checks = failing ones of `checks.{frame_count_match,resolution_match,fps_match,audio_kept}` (together `checks.ok`)
-and `checks.metadata_stripped` (not part of `checks.ok`); fps = `throughput.fps` (input frames / tool wall time).
-x_reencode = wall time / plain re-encode wall time on the same video. Peak RSS = os.wait4 ru_maxrss: max over the tool
-process and its reaped subprocesses, not their sum. TOTAL rows: leak and buckets weighted by victim instances
-(`victim_instances`, `leak_by_bucket[b].n`), frames w/ leak by `frames_with_victims`, keep by `keep_instances`,
-marks by `leak_by_kind[k].n`; over-red. = mean over videos; longest run and RSS = max; wall = sum over the scored
-videos; x_reencode = that sum / the re-encode's sum over the same videos. Audit: victim instances the scorer calls
-redacted (`instances[].leaked` false) whose frame has an audit region intersecting the GT box (>=half of box: a
-region covers at least half of the GT box)."""
+def summed_ratio(rows: list[Row], base: dict[str, Row]) -> float | None:
+    """Sum of the rows' wall times / sum of the base tool's on the same videos."""
+    both = [r for r in rows if r.seconds and r.video in base]
+    if not both:
+        return None
+    return sum(r.seconds for r in both) / sum(base[r.video].seconds for r in both)
 
 
 def weighted(pairs: list[tuple[float | None, int]]) -> float | None:
@@ -443,29 +626,16 @@ def weighted(pairs: list[tuple[float | None, int]]) -> float | None:
     return sum(v * n for v, n in pairs) / tot if tot else None
 
 
-def total_row(tool: str, rows: list[Row], reenc: dict[str, Row]) -> Row:
-    """Aggregate a tool's scored rows; x_reencode over videos where both it and the re-encode ran."""
-    ok = [r for r in rows if r.metrics]
-    t = Row("TOTAL", tool)
-    timed = [r for r in ok if r.video in reenc]
-    t.seconds = sum(r.seconds for r in ok) if ok else None
-    t.x_reencode = (sum(r.seconds for r in timed) / sum(reenc[r.video].seconds for r in timed)) if timed else None
-    rss = [r.peak_rss_mib for r in ok if r.peak_rss_mib is not None]
-    t.peak_rss_mib = max(rss) if rss else None
-    failed = [r.video for r in rows if r.error]
-    t.error = f"{len(failed)} failed: {', '.join(failed)}" if failed else None
-    if not ok:
-        return t
-    mm = [r.metrics for r in ok]
+def total_metrics(mm: list[dict]) -> dict:
+    """score.py-shaped metrics for several videos: rates weighted by their instance counts."""
     frames = sum(m["checks"]["frames_in"] for m in mm if m.get("throughput"))
     secs = sum(m["throughput"]["tool_seconds"] for m in mm if m.get("throughput"))
     over = [m["over_redaction_frac"] for m in mm if m["over_redaction_frac"] is not None]
-    runs = [m["longest_leak_run"]["annotated_frames"] for m in mm]
     M = {
         "leak_rate": weighted([(m["leak_rate"], m["victim_instances"]) for m in mm]),
         "leak_by_bucket": {b: {"leak_rate": weighted([(m["leak_by_bucket"][b]["leak_rate"], m["leak_by_bucket"][b]["n"])
                                                       for m in mm])} for b in BUCKETS},
-        "longest_leak_run": {"annotated_frames": max(runs)},
+        "longest_leak_run": {"annotated_frames": max(m["longest_leak_run"]["annotated_frames"] for m in mm)},
         "frames_with_any_leak_frac": weighted([(m["frames_with_any_leak_frac"], m["frames_with_victims"]) for m in mm]),
         "over_redaction_frac": sum(over) / len(over) if over else None,
         "keep_visible_frac": weighted([(m["keep_visible_frac"], m["keep_instances"]) for m in mm]),
@@ -477,10 +647,43 @@ def total_row(tool: str, rows: list[Row], reenc: dict[str, Row]) -> Row:
     if kinds:
         M["leak_by_kind"] = {k: {"leak_rate": weighted([(K[k]["leak_rate"], K[k]["n"]) for K in kinds if k in K])}
                              for k in MARK_KINDS}
-    t.metrics = M
+    return M
+
+
+def total_verify(cells: list[str]) -> str | None:
+    """Suspects summed over the videos where `redact verify` gave a count; "n/a" when it never could."""
+    if not cells:
+        return None
+    counts = [int(c) for c in cells if c.isdigit()]
+    if not counts:
+        return "n/a" if all(c == "n/a" for c in cells) else "no counts"
+    missing = len(cells) - len(counts)
+    return str(sum(counts)) + (f" ({missing} videos without a count)" if missing else "")
+
+
+def total_row(tool: str, rows: list[Row], reenc: dict[str, Row], base: dict[str, Row]) -> Row:
+    """Aggregate a tool's scored rows; the speed ratios over videos where both it and the reference ran."""
+    ok = [r for r in rows if r.metrics]
+    t = Row("TOTAL", tool)
+    t.seconds = sum(r.seconds for r in ok) if ok else None
+    t.x_reencode = summed_ratio(ok, reenc)
+    ratio = summed_ratio(ok, base)
+    t.x_deface = 1 / ratio if ratio else None
+    t.min_x_deface = min((r.x_deface for r in ok if r.x_deface is not None), default=None)
+    t.peak_rss_mib = max((r.peak_rss_mib for r in ok if r.peak_rss_mib is not None), default=None)
+    t.tree_peak_mib = max((r.tree_peak_mib for r in ok if r.tree_peak_mib is not None), default=None)
+    failed = [r.video for r in rows if r.error]
+    t.error = f"{len(failed)} failed: {', '.join(failed)}" if failed else None
+    if not ok:
+        return t
+    t.metrics = total_metrics([r.metrics for r in ok])
     audits = [r.audit for r in ok if r.audit]
     if audits:
         t.audit = {k: sum(a[k] for a in audits) for k in ("redacted", "accounted", "covered_half", "audit_frames")}
+    t.verify = total_verify([r.verify for r in rows if r.verify])
+    timed = [r.timings for r in rows if r.timings]
+    if timed:
+        t.timings = {k: sum(tm.get(k, 0.0) for tm in timed) for k in sorted({k for tm in timed for k in tm})}
     return t
 
 
@@ -501,13 +704,316 @@ def encode_notes(rows: list[Row], preset: str, crf: int) -> list[str]:
     return notes
 
 
-def markdown_table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in table_row(r)) + " |" for r in rows]
+# ----------------------------------------------------------------------------- tables
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else "%.1f" % (100 * x)
+
+
+def num(x: float | None, fmt: str = "%.1f") -> str:
+    return "-" if x is None else fmt % x
+
+
+def failing_checks(m: dict) -> list[str]:
+    chk = m.get("checks", {})
+    return [k for k in CHECK_KEYS if k in chk and not chk[k]]
+
+
+def checks_cell(r: Row) -> str:
+    fails = failing_checks(r.metrics)
+    cell = "pass" if not fails else "FAIL: " + ", ".join(fails)
+    return cell + (f" (ERROR: {r.error})" if r.error else "")
+
+
+def marks_cell(r: Row) -> str:
+    kinds = r.metrics.get("leak_by_kind")
+    if not kinds:
+        return "-"
+    return " / ".join(f"{k[0].upper()} {pct(kinds[k]['leak_rate'])}" for k in MARK_KINDS if k in kinds)
+
+
+def audit_cell(r: Row) -> str:
+    a = r.audit
+    if not a:
+        return "-"
+    if not a["redacted"]:
+        return "n/a (0 redacted)"
+    return "%.1f (%d/%d; >=half of box: %.1f)" % (100 * a["accounted"] / a["redacted"], a["accounted"], a["redacted"],
+                                                   100 * a["covered_half"] / a["redacted"])
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its title and how a row becomes its cell.  `scored` columns read score.py's
+    metrics; on a row without them (failed run or scorer) they are blank and the first shows the error."""
+
+    title: str
+    cell: Callable[[Row], str]
+    scored: bool = True
+
+
+def _bucket(b: str) -> Column:
+    return Column(b, lambda r: pct(r.metrics["leak_by_bucket"][b]["leak_rate"]))
+
+
+COLUMNS = {c.title: c for c in [
+    Column("video", lambda r: r.video, scored=False),
+    Column("tool", lambda r: r.label, scored=False),
+    Column("leak %", lambda r: pct(r.metrics["leak_rate"])),
+    *(_bucket(b) for b in BUCKETS),
+    Column("frames w/ leak %", lambda r: pct(r.metrics["frames_with_any_leak_frac"])),
+    Column("longest leak run (frames)", lambda r: str(r.metrics["longest_leak_run"]["annotated_frames"])),
+    Column("over-red. %", lambda r: pct(r.metrics["over_redaction_frac"])),
+    Column("keep visible %", lambda r: pct(r.metrics["keep_visible_frac"])),
+    Column("victims kept", lambda r: "-"),  # filled when score.py reports victims left visible on purpose
+    Column("text / plate leak %", marks_cell),
+    Column("checks", checks_cell),
+    Column("fps", lambda r: num((r.metrics.get("throughput") or {}).get("fps"))),
+    Column("wall s", lambda r: num(r.seconds, "%.2f"), scored=False),
+    Column("x re-encode", lambda r: num(r.x_reencode, "%.2f"), scored=False),
+    Column("x faster than deface (defaults)", lambda r: num(r.x_deface, "%.2f"), scored=False),
+    Column("min per-video x deface", lambda r: num(r.min_x_deface, "%.2f"), scored=False),
+    Column("peak RSS MiB", lambda r: num(r.peak_mib, "%.0f"), scored=False),
+    Column("largest process MiB", lambda r: num(r.peak_rss_mib, "%.0f"), scored=False),
+    Column("audit accounts for % of redacted", audit_cell),
+    Column("verify suspects", lambda r: r.verify or "-", scored=False),
+]}
+
+FULL_COLUMNS = ["video", "tool", "leak %", *BUCKETS, "frames w/ leak %", "longest leak run (frames)", "over-red. %",
+                "keep visible %", "victims kept", "text / plate leak %", "checks", "fps", "wall s", "x re-encode",
+                "x faster than deface (defaults)", "peak RSS MiB", "largest process MiB",
+                "audit accounts for % of redacted"]
+SUMMARY_COLUMNS = ["tool", "leak %", *BUCKETS, "frames w/ leak %", "longest leak run (frames)", "over-red. %",
+                   "keep visible %", "victims kept", "checks", "fps", "wall s", "x re-encode",
+                   "x faster than deface (defaults)", "min per-video x deface", "peak RSS MiB"]
+
+LEGEND = """Columns -> score.py JSON keys: leak % = `leak_rate`; <24 .. >96 = `leak_by_bucket[b].leak_rate` (face
+height px); longest leak run = `longest_leak_run.annotated_frames`; frames w/ leak = `frames_with_any_leak_frac`;
+over-red. = `over_redaction_frac`; keep visible = `keep_visible_frac`; victims kept = victims left visible on purpose:
+not measured yet (score.py has no such count; the column waits for the keep-people issue); text / plate =
+`leak_by_kind.{text,plate}.leak_rate`;
+checks = failing ones of `checks.{frame_count_match,resolution_match,fps_match,audio_kept}` (together `checks.ok`)
+and `checks.metadata_stripped` (not part of `checks.ok`); fps = `throughput.fps` (input frames / tool wall time).
+x re-encode = wall time / plain re-encode wall time on the same video; x faster than deface (defaults) = deface
+(defaults) wall time / wall time on the same video. Peak RSS = the larger of (a) the summed VmRSS of the tool process
+and all its descendants alive at the same moment, sampled every few tenths of a second (shared pages counted once per
+process) and (b) the largest process = os.wait4 ru_maxrss, the max over the tool process and its reaped subprocesses.
+TOTAL rows: leak and buckets weighted by victim instances (`victim_instances`, `leak_by_bucket[b].n`), frames w/ leak
+by `frames_with_victims`, keep by `keep_instances`, marks by `leak_by_kind[k].n`; over-red. = mean over videos;
+longest run and RSS = max; wall = sum over the scored videos; x re-encode and x deface = ratios of those sums over the
+videos both tools ran on; min per-video x deface = the smallest per-video ratio. Audit: victim instances the scorer
+calls redacted (`instances[].leaked` false) whose frame has an audit region intersecting the GT box (>=half of box: a
+region covers at least half of the GT box). verify suspects = length of the `suspects` list in the report of
+`redact verify OUT --against IN` (untimed; n/a: redact has no verify command)."""
+
+
+def row_cells(r: Row, columns: list[Column]) -> list[str]:
+    out, error_shown = [], False
+    for c in columns:
+        if c.scored and not r.metrics:
+            out.append("" if error_shown else f"ERROR: {r.error or 'not scored'}")
+            error_shown = True
+        else:
+            out.append(c.cell(r))
+    return out
+
+
+def markdown_table(rows: list[Row], titles: list[str]) -> str:
+    columns = [COLUMNS[t] for t in titles]
+    lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r, columns)) + " |" for r in rows]
     return "\n".join(lines)
 
 
+def stage_table(rows: list[Row]) -> str:
+    """Redact's own stage timings per video (every key found, sorted) beside its wall time; the stages
+    nest (`analyse` holds `load`, `detect`, `track`; `render` holds `paint`), so they do not add up."""
+    timed = [r for r in rows if r.timings]
+    if not timed:
+        return "(no redact audit log with summary timings)"
+    keys = sorted({k for r in timed for k in r.timings})
+    lines = ["| video | " + " | ".join(keys) + " | wall s |", "|" + "---|" * (len(keys) + 2)]
+    for r in timed:
+        lines.append(f"| {r.video} | " + " | ".join(num(r.timings.get(k), "%.2f") for k in keys)
+                     + f" | {num(r.seconds, '%.2f')} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+Judge = Callable[["Row", "list[Row]"], "tuple[bool | None, str]"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 3, judged on redact's TOTAL row and its per-video rows.
+    `judge` returns (met, the measured value as text); met is None when it cannot be judged."""
+
+    text: str
+    judge: Judge
+
+
+def _all_ran(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    failed = [r.video for r in rows if not r.metrics]
+    return not failed, (f"failed or unscored: {', '.join(failed)}" if failed else f"{len(rows)} of {len(rows)}")
+
+
+def _scored(judge: Judge) -> Judge:
+    """A quality target cannot be judged when no video was scored."""
+    return lambda total, rows: judge(total, rows) if total.metrics else (None, "not scored")
+
+
+def _leak(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    rate = total.metrics.get("leak_rate")
+    return (None if rate is None else rate <= 0.001), f"{pct(rate)} %"
+
+
+def _big_faces(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    rates = {b: total.metrics["leak_by_bucket"][b]["leak_rate"] for b in BIG_BUCKETS}
+    known = [v for v in rates.values() if v is not None]
+    met = None if not known else all(v == 0 for v in known)
+    return met, ", ".join(f"{b} px: {pct(v)} %" for b, v in rates.items())
+
+
+def _run(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    run = total.metrics["longest_leak_run"]["annotated_frames"]
+    return run <= 1, f"{run} annotated frame(s)"
+
+
+def _over(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    over = total.metrics.get("over_redaction_frac")
+    scored = [r for r in rows if r.metrics and r.metrics["over_redaction_frac"] is not None]
+    worst = max(scored, key=lambda r: r.metrics["over_redaction_frac"], default=None)
+    detail = f"{pct(over)} % (mean over videos)"
+    if worst:
+        detail += f"; worst video {worst.video} {pct(worst.metrics['over_redaction_frac'])} %"
+    return (None if over is None else over <= 0.02), detail
+
+
+def _vs_deface(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    have = [r for r in rows if r.x_deface is not None]
+    if not have:
+        return None, "no video with both redact and deface (defaults) timed"
+    worst = min(have, key=lambda r: r.x_deface)
+    return (worst.x_deface >= 5 and len(have) == len(rows),
+            f"min {worst.x_deface:.2f}x ({worst.video}), on {len(have)} of {len(rows)} videos")
+
+
+def _vs_reencode(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    x = total.x_reencode
+    return (None, "not measured") if x is None else (x <= 2, f"{x:.2f}x")
+
+
+def _memory(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    peaks = [r for r in rows if r.rc == 0 and r.peak_mib is not None]  # a failed run's memory means nothing
+    worst = max(peaks, key=lambda r: r.peak_mib, default=None)
+    if worst is None:
+        return None, "not measured"
+    return worst.peak_mib < 1.5 * 1024, f"max {worst.peak_mib:.0f} MiB ({worst.video})"
+
+
+TARGETS = [
+    Target("redact ran and was scored on every video", _all_ran),
+    Target("victim leak <= 0.1 %", _scored(_leak)),
+    Target("0 leak for faces >= 48 px", _scored(_big_faces)),
+    Target("longest leak run <= 1 frame", _scored(_run)),
+    Target("over-redaction <= 2 %", _scored(_over)),
+    Target(">= 5x faster than deface (defaults) on each video", _vs_deface),
+    Target("total wall time <= 2x plain re-encode", _vs_reencode),
+    Target("peak RSS < 1.5 GiB on every video", _memory),
+]
+
+
+def target_lines(total: Row | None, rows: list[Row]) -> list[str]:
+    """One "- **PASS**/**FAIL**/n/a target: measured" line per target, for redact."""
+    if total is None:
+        return ["Targets: not judged (redact did not run)."]
+    lines = ["Targets (redact):", ""]
+    for t in TARGETS:
+        met, detail = t.judge(total, rows)
+        verdict = "n/a" if met is None else ("**PASS**" if met else "**FAIL**")
+        lines.append(f"- {verdict} {t.text}: {detail}")
+    return lines
+
+
 # ----------------------------------------------------------------------------- main
+
+
+def run_header(args: argparse.Namespace, video_dir: Path, videos: list[Path], scorer: Path,
+               preset: str, crf: int) -> list[str]:
+    header = [
+        f"command: {shlex.join([sys.executable, *sys.argv])}",
+        f"machine: {machine_info()}",
+        f"started: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        f"videos: {video_dir} ({len(videos)}); scorer: {scorer}",
+        f"re-encode: libx264 -preset {preset} -crf {crf} (redact's resolved config)",
+    ]
+    if not args.skip_deface:
+        header.append(f"deface: {tool_version([deface_exe(), '--version'])}")
+    return header
+
+
+def run_all(jobs: list[Job], by_video: dict[str, Path], args: argparse.Namespace) -> list[Row]:
+    """The timed runs, strictly one after another: the timings must not overlap."""
+    rows = []
+    for i, job in enumerate(jobs, 1):
+        print(f"[{i}/{len(jobs)}] {job.video} {job.tool} ...", end=" ", file=sys.stderr, flush=True)
+        warm_cache(by_video[job.video])
+        row = execute(job, args.timeout, args.rss_interval)
+        print(f"{num(row.seconds, '%.2f')} s, {num(row.peak_mib, '%.0f')} MiB"
+              + (f"  ERROR {row.error}" if row.error else ""), file=sys.stderr, flush=True)
+        if job.audit is not None and row.rc == 0:
+            row.timings = audit_timings(job.audit)
+        rows.append(row)
+    return rows
+
+
+def score_all(jobs: list[Job], rows: list[Row], by_video: dict[str, Path], args: argparse.Namespace) -> None:
+    """Score every output that was written (untimed, several at a time), check redact's audit logs,
+    optionally run redact's self-check, and delete the outputs unless asked to keep them."""
+
+    def score_one(pair: tuple[Job, Row]) -> None:
+        job, row = pair
+        video = by_video[job.video]
+        want_audit = job.audit is not None and args.audit_check
+        full = score(job, row, video, args.bench, dump_instances=want_audit)
+        if full is not None and want_audit:
+            try:
+                row.audit = audit_check(full, video.with_suffix(".gt.json"), job.audit)
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                row.error = f"audit check failed: {type(e).__name__}: {e}"
+        if args.verify and job.tool == "redact":
+            row.verify = verify_output(job, video, shlex.split(args.verify_args), args.timeout)
+        if not args.keep_outputs:
+            job.output.unlink(missing_ok=True)
+
+    todo = [p for p in zip(jobs, rows) if not p[1].error]
+    print(f"scoring {len(todo)} outputs ({args.score_jobs} at a time) ...", file=sys.stderr, flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.score_jobs)) as ex:
+        list(ex.map(score_one, todo))
+    if not args.keep_outputs:  # partial outputs of failed runs
+        for job in jobs:
+            job.output.unlink(missing_ok=True)
+
+
+def report(rows: list[Row], totals: list[Row], notes: list[str], verify: bool) -> list[str]:
+    """The markdown sections: summary with targets, full table with its legend, redact's stage timings."""
+    extra = ["verify suspects"] if verify else []
+    redact_total = next((t for t in totals if t.tool == "redact"), None)
+    redact_rows = [r for r in rows if r.tool == "redact"]
+    return [
+        "## Summary",
+        markdown_table(totals, SUMMARY_COLUMNS + extra),
+        "\n".join(target_lines(redact_total, redact_rows)),
+        "## Full table",
+        markdown_table(rows + totals, FULL_COLUMNS + extra),
+        LEGEND,
+        "## redact stage timings (s, from the audit log's summary record)",
+        stage_table(redact_rows + ([redact_total] if redact_total and redact_total.timings else [])),
+        *(f"NOTE: {n}" for n in notes),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,69 +1028,27 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     preset, crf = encoder_settings(shlex.split(args.redact_args))
 
-    header = [
-        f"command: {shlex.join([sys.executable, *sys.argv])}",
-        f"machine: {machine_info()}",
-        f"started: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-        f"videos: {video_dir} ({len(videos)}); scorer: {scorer}",
-        f"re-encode: libx264 -preset {preset} -crf {crf} (redact's resolved config)",
-    ]
+    header = run_header(args, video_dir, videos, scorer, preset, crf)
     print("\n".join(header), flush=True)
 
     jobs = plan_jobs(args, videos, preset, crf)
     by_video = {v.stem: v for v in videos}
     warm_up(jobs)
-    rows: list[Row] = []
-    for i, job in enumerate(jobs, 1):  # strictly sequential: the timings must not overlap
-        print(f"[{i}/{len(jobs)}] {job.video} {job.tool} ...", end=" ", file=sys.stderr, flush=True)
-        warm_cache(by_video[job.video])
-        row = execute(job, args.timeout)
-        print(f"{num(row.seconds, '%.2f')} s, {num(row.peak_rss_mib, '%.0f')} MiB"
-              + (f"  ERROR {row.error}" if row.error else ""), file=sys.stderr, flush=True)
-        rows.append(row)
+    rows = run_all(jobs, by_video, args)
+    score_all(jobs, rows, by_video, args)
 
-    jr = list(zip(jobs, rows))
-
-    def score_one(pair: tuple[Job, Row]) -> None:
-        job, row = pair
-        want_audit = job.audit is not None and args.audit_check
-        full = score(job, row, by_video[job.video], args.bench, dump_instances=want_audit)
-        if full is not None and want_audit:
-            try:
-                row.audit = audit_check(full, by_video[job.video].with_suffix(".gt.json"), job.audit)
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                row.error = f"audit check failed: {type(e).__name__}: {e}"
-        if not args.keep_outputs:
-            job.output.unlink(missing_ok=True)
-
-    print(f"scoring {sum(1 for _, r in jr if not r.error)} outputs ({args.score_jobs} at a time) ...",
-          file=sys.stderr, flush=True)
-    with ThreadPoolExecutor(max_workers=max(1, args.score_jobs)) as ex:
-        list(ex.map(score_one, [p for p in jr if not p[1].error]))
-    if not args.keep_outputs:  # partial outputs of failed runs
-        for job, _ in jr:
-            job.output.unlink(missing_ok=True)
-
-    reenc = {r.video: r for r in rows if r.tool == "reencode" and r.rc == 0 and r.seconds}
-    for r in rows:
-        if r.rc == 0 and r.video in reenc:  # a failed run's time means nothing
-            r.x_reencode = r.seconds / reenc[r.video].seconds
-    notes = encode_notes(rows, preset, crf)
+    set_speed_ratios(rows)
+    reenc, base = successful(rows, "reencode"), successful(rows, SPEED_BASE)
     tools = list(dict.fromkeys(r.tool for r in rows))
-    totals = [total_row(t, [r for r in rows if r.tool == t], reenc) for t in tools]
+    totals = [total_row(t, [r for r in rows if r.tool == t], reenc, base) for t in tools]
+    sections = report(rows, totals, encode_notes(rows, preset, crf), args.verify)
 
-    table = markdown_table(rows + totals)
-    print()
-    print(table)
-    print()
-    print(LEGEND)
-    for n in notes:
-        print(f"NOTE: {n}")
+    print("\n\n" + "\n\n".join(sections))
     (args.out / "results.json").write_text(json.dumps(
         {"header": header, "rows": [asdict(r) for r in rows], "totals": [asdict(t) for t in totals]},
         indent=1, default=str))
     if args.markdown:
-        args.markdown.write_text("\n\n".join(["```\n" + "\n".join(header) + "\n```", table, LEGEND, *notes]) + "\n")
+        args.markdown.write_text("\n\n".join(["```\n" + "\n".join(header) + "\n```", *sections]) + "\n")
         print(f"\nwrote {args.markdown}", file=sys.stderr)
     return 0
 
