@@ -36,18 +36,51 @@ class DetectorConfig:
     """Overlap between neighbouring tiles, as a fraction of a tile."""
     every: int = 1
     """Run on every N-th frame; the tracker and gap filling cover the frames between."""
+    preprocess: Literal["none", "clahe"] = "none"
+    """``clahe`` equalises contrast locally before the model (night, infrared, underexposed footage)."""
 
 
 def _default_detectors() -> list[DetectorConfig]:
+    # A full-size sweep every 12th frame discovers faces; a 0.4-scale sweep on
+    # every frame follows them (see configs/default.yaml and BENCHMARKS.md).
     return [
-        DetectorConfig(name="centerface", threshold=0.2, scale=1.0),
-        DetectorConfig(name="blazeface_full", threshold=0.4, tiles=2),
+        DetectorConfig(name="centerface", threshold=0.2, scale=1.0, every=12),
+        DetectorConfig(name="centerface", threshold=0.2, scale=0.4),
     ]
+
+
+@dataclass
+class RefineConfig:
+    """Detection in small windows around the faces already being tracked.
+
+    A strided whole-frame sweep finds new faces; between sweeps, each small,
+    recently seen, confidently detected track gets the detector on a window
+    around its predicted position, enlarged by ``upscale``.  That keeps small
+    faces detected every frame for a fraction of a whole-frame pass.
+    """
+
+    detector: str = "centerface"
+    """Registered plug-in run in the windows; ``none`` turns refinement off."""
+    threshold: float = 0.2
+    """Minimum score kept in a window."""
+    input_size: int = 128
+    """Side (px) every window is resized to before the model: a small face gets enlarged to
+    about ``input_size / context`` px, and one fixed shape keeps the model's memory plan reused."""
+    context: float = 3.0
+    """Window side, as a multiple of the track's box size (grows with frames unseen)."""
+    max_face: int = 64
+    """Only tracks shorter than this (px): bigger faces are left to the whole-frame detectors."""
+    min_score: float = 0.35
+    """Only tracks whose best detection scored at least this (one low-score hit on a wall is not followed)."""
+    max_gap: int = 8
+    """Only tracks seen within this many frames; older ones wait for the next whole-frame sweep."""
 
 
 @dataclass
 class DetectConfig:
     detectors: list[DetectorConfig] = field(default_factory=_default_detectors)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    """Windows around tracked faces on the frames a whole-frame detector skips."""
     fusion_iou: float = 0.4
     """Boxes of different detectors overlapping more than this are merged before tracking."""
     on_error: Literal["fail", "blackout"] = "fail"
@@ -71,7 +104,7 @@ class RenderConfig:
     """An ellipse is drawn around the padded box, never inside it, so the box stays covered."""
     padding: float = 0.2
     """Grow every box by this fraction of its width/height on each side."""
-    extend_before: int = 8
+    extend_before: int = 12
     """Frames to cover before a track's first detection (faces enter before they are detected)."""
     extend_after: int = 8
     """Frames to cover after a track's last detection."""
@@ -242,6 +275,12 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (DetectorConfig, "tile_overlap"): (0.0, 0.5),
     (DetectorConfig, "every"): (1, 1000),
     (DetectConfig, "fusion_iou"): (0.0, 1.0),
+    (RefineConfig, "threshold"): (0.0, 1.0),
+    (RefineConfig, "input_size"): (32, 1024),
+    (RefineConfig, "context"): (1.5, 10.0),
+    (RefineConfig, "max_face"): (0, 100000),
+    (RefineConfig, "min_score"): (0.0, 1.0),
+    (RefineConfig, "max_gap"): (0, 100000),
     (TrackConfig, "match_iou"): (0.0, 1.0),
     (TrackConfig, "max_coast"): (0, 100000),
     (RenderConfig, "padding"): (0.0, 5.0),

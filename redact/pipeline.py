@@ -11,9 +11,13 @@ next to detection and encoding.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
+import os
+import queue
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +28,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from redact.audit import AuditLog, default_log_path, sha256_file
 from redact.config import Config, DetectConfig
 from redact.config import load as load_config
-from redact.detect.base import Detector, TiledDetector, create
+from redact.detect.base import ContrastNormalised, Detector, TiledDetector, create
+from redact.detect.refine import TrackRefiner
 from redact.errors import DetectorError, OutputError, RedactError
 from redact.io import FrameReader, VideoWriter, probe
 from redact.io.writer import check_output
@@ -32,7 +37,7 @@ from redact.policy import decide
 from redact.render import RegionPlanner, make_style
 from redact.render.styles import Solid, redact_frame
 from redact.track import Tracker, iou_matrix
-from redact.types import Action, Analysis, Decision, Detections, Region, Source, VideoInfo
+from redact.types import Action, Analysis, Decision, Detections, Frame, Region, Source, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +58,102 @@ class DetectorSlot:
 
     detector: Detector
     every: int
+    full_size: bool = True
+    """Whether it sees the frame at full resolution or finer (scale >= 1 or tiles): small faces included."""
+    label: str = ""
+    """Names the slot in stage timings, e.g. ``0.centerface``."""
 
 
-def build_detectors(config: DetectConfig) -> list[DetectorSlot]:
+def build_detectors(config: DetectConfig, model_threads: int | None = None) -> list[DetectorSlot]:
+    """One set of loaded-on-demand detector plug-ins, as the config lists them."""
     slots = []
-    for dc in config.detectors:
+    for i, dc in enumerate(config.detectors):
         det: Detector = create(dc.name, threshold=dc.threshold, scale=dc.scale)
+        if model_threads is not None and hasattr(det, "threads"):
+            det.threads = model_threads
+        if dc.preprocess == "clahe":
+            det = ContrastNormalised(det)
         if dc.tiles > 1:
             det = TiledDetector(det, dc.tiles, dc.tile_overlap)
-        slots.append(DetectorSlot(det, dc.every))
+        slots.append(DetectorSlot(det, dc.every, dc.scale >= 1.0 or dc.tiles > 1, f"{i}.{dc.name}"))
     return slots
+
+
+def sweep_workers() -> int:
+    """Frames detected at once: one per core (REDACT_THREADS caps it; batch jobs set 1)."""
+    env = os.environ.get("REDACT_THREADS", "")
+    cores = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    return max(1, min(4, cores))
+
+
+class SweepPool:
+    """Runs the whole-frame detectors on upcoming frames on worker threads; results come back in frame order.
+
+    The whole-frame sweep of a frame does not depend on any other frame, so
+    with N cores N frames are detected at once, each by its own copy of the
+    detectors (models are not safe to share: onnxruntime's buffers and
+    MediaPipe's graphs hold per-call state) running single-threaded.  That
+    uses the cores better than one copy with N model threads (see
+    ``centerface.py``).  Tracking and refinement stay in the calling thread,
+    in frame order, so results do not depend on thread timing.
+    """
+
+    def __init__(self, sets: list[list[DetectorSlot]]):
+        self.sets = sets
+        self._free: queue.SimpleQueue[list[DetectorSlot]] = queue.SimpleQueue()
+        for s in sets:
+            self._free.put(s)
+        self._executor = ThreadPoolExecutor(len(sets), thread_name_prefix="detect") if len(sets) > 1 else None
+        self._pending: collections.deque = collections.deque()
+        self.seconds: collections.Counter[str] = collections.Counter()
+
+    @property
+    def models(self) -> list[Detector]:
+        return [slot.detector for slots in self.sets for slot in slots]
+
+    @property
+    def depth(self) -> int:
+        return 2 * len(self.sets)
+
+    def submit(self, frame: Frame, sweep) -> None:
+        if self._executor is None:
+            self._pending.append((frame, _Done(self._run(frame, sweep))))
+        else:
+            self._pending.append((frame, self._executor.submit(self._run, frame, sweep)))
+
+    def ready(self, final: bool = False):
+        """Yield (frame, due slots, detections) for frames whose sweep must now be consumed, oldest first."""
+        while self._pending and (final or len(self._pending) > self.depth):
+            frame, future = self._pending.popleft()
+            due, parts = future.result()
+            yield frame, due, parts
+
+    def _run(self, frame: Frame, sweep):
+        slots = self._free.get()
+        try:
+            due = [s for s in slots if frame.index % s.every == 0]
+            parts = []
+            for s in due:
+                t0 = time.perf_counter()
+                parts.append(sweep(s.detector, frame))
+                self.seconds[s.label] += time.perf_counter() - t0
+            return due, parts
+        finally:
+            self._free.put(slots)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _Done:
+    """A finished result with the Future interface, for the single-worker path."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def result(self):
+        return self._value
 
 
 def fuse(dets: Detections, iou: float) -> Detections:
@@ -93,65 +184,110 @@ def _bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total or None, desc=desc, unit="frame", disable=not enabled, dynamic_ncols=True, leave=False)
 
 
-def analyse(video: VideoInfo | str | Path, config: Config, progress: bool = False, detectors: list[DetectorSlot] | None = None) -> Analysis:
+def build_refiner(config: DetectConfig, model_threads: int | None = None) -> TrackRefiner | None:
+    if config.refine.detector == "none":
+        return None
+    refiner = TrackRefiner(config.refine)
+    if model_threads is not None and hasattr(refiner.detector, "threads"):
+        refiner.detector.threads = model_threads
+    return refiner
+
+
+def analyse(
+    video: VideoInfo | str | Path,
+    config: Config,
+    progress: bool = False,
+    detectors: list[DetectorSlot] | None = None,
+    refiner: TrackRefiner | None = None,
+) -> Analysis:
     """Pass 1: decode, detect with every configured plug-in, track.
 
-    ``detectors`` may be passed in to reuse loaded models across files (and by
-    tests to plug in a scripted detector).  A detector error fails the job,
-    or with ``detect.on_error: blackout`` marks the frame to be blacked out:
-    a frame is never written with detection silently skipped.
+    ``detectors`` (and ``refiner``) may be passed in to reuse loaded models
+    across files, and by tests to plug in a scripted detector; when
+    ``detectors`` is given, it runs on this thread and only the refiner
+    passed along is used.  A detector error fails the job, or with
+    ``detect.on_error: blackout`` marks the frame to be blacked out: a frame
+    is never written with detection silently skipped.
     """
     info = video if isinstance(video, VideoInfo) else probe(video)
     owned = detectors is None
-    slots = build_detectors(config.detect) if owned else detectors
-    timings = {"detect": 0.0, "track": 0.0, "load": 0.0}
+    if owned:
+        workers = sweep_workers()
+        threads = 1 if workers > 1 else None
+        pool = SweepPool([build_detectors(config.detect, model_threads=threads) for _ in range(workers)])
+        refiner = build_refiner(config.detect, model_threads=threads)
+    else:
+        pool = SweepPool([detectors])
+    models = pool.models + ([refiner] if refiner else [])
+    timings = {"detect": 0.0, "refine": 0.0, "track": 0.0, "load": 0.0}
     tracker = Tracker(config.track)
     failed: list[int] = []
+
+    def sweep(detector, frame: Frame) -> Detections:
+        return _detect(detector, frame, info, config, failed)
+
+    def consume(frame: Frame, due: list[DetectorSlot], parts: list[Detections]) -> None:
+        t1 = time.perf_counter()
+        # Between full-size sweeps of the refiner's model, follow known faces in windows.
+        if refiner is not None and not any(s.detector.name == refiner.name and s.full_size for s in due):
+            found = Detections.concat(parts)
+            windows = refiner.windows(tracker.live(frame.index), info.width, info.height, found)
+            if windows:
+                parts = [*parts, _detect(refiner, frame, info, config, failed, windows)]
+        t2 = time.perf_counter()
+        if parts:
+            tracker.update(frame.index, fuse(Detections.concat(parts), config.detect.fusion_iou))
+        timings["refine"] += t2 - t1
+        timings["track"] += time.perf_counter() - t2
+
     t_start = time.perf_counter()
     try:
         t0 = time.perf_counter()
-        for s in slots:
+        for m in models:
             try:
-                s.detector.load()
+                m.load()
             except RedactError:
                 raise
             except Exception as e:  # noqa: BLE001 - turned into one actionable line
-                raise DetectorError(f"detector {s.detector.name!r} failed to load: {e}") from e
+                raise DetectorError(f"detector {m.name!r} failed to load: {e}") from e
         timings["load"] = time.perf_counter() - t0
         with FrameReader(info) as reader, _bar(info.frame_count, "analyse", progress) as bar:
             for frame in reader:
-                parts = []
-                ran = False
-                t0 = time.perf_counter()
-                for s in slots:
-                    if frame.index % s.every:
-                        continue
-                    ran = True
-                    try:
-                        parts.append(s.detector.detect(frame.image))
-                    except Exception as e:  # noqa: BLE001 - fail closed, see docstring
-                        if config.detect.on_error == "fail":
-                            raise DetectorError(
-                                f"{info.path}: detector {s.detector.name!r} failed on frame {frame.index}: {e}"
-                            ) from e
-                        log.warning("frame %d: detector %s failed (%s); frame will be blacked out", frame.index, s.detector.name, e)
-                        failed.append(frame.index)
-                t1 = time.perf_counter()
-                if ran:
-                    tracker.update(frame.index, fuse(Detections.concat(parts), config.detect.fusion_iou))
-                timings["detect"] += t1 - t0
-                timings["track"] += time.perf_counter() - t1
+                pool.submit(frame, sweep)
+                for ready in pool.ready():
+                    consume(*ready)
+                    bar.update(1)
+            for ready in pool.ready(final=True):
+                consume(*ready)
                 bar.update(1)
         frames = reader.frames_read
     finally:
+        pool.close()
         if owned:
-            for s in slots:
-                s.detector.close()
+            for m in models:
+                m.close()
     timings["analyse"] = time.perf_counter() - t_start
+    # Summed over workers, so with N workers these may add up to N times the wall time.
+    timings["detect"] = sum(pool.seconds.values())
+    timings.update({f"detect.{label}": t for label, t in sorted(pool.seconds.items())})
+    if refiner is not None:
+        timings["refine_windows"] = refiner.windows_run
     if frames != info.frame_count:
         log.info("%s: decoded %d frames (container said %d)", info.path.name, frames, info.frame_count)
         info = _with_frame_count(info, frames)
     return Analysis(video=info, tracks=tracker.tracks, failed_frames=sorted(set(failed)), timings=timings)
+
+
+def _detect(detector, frame: Frame, info: VideoInfo, config: Config, failed: list[int], *args) -> Detections:
+    """One detector call on one frame, failing closed (see :func:`analyse`)."""
+    try:
+        return detector.detect(frame.image, *args)
+    except Exception as e:  # noqa: BLE001 - fail closed, see analyse()
+        if config.detect.on_error == "fail":
+            raise DetectorError(f"{info.path}: detector {detector.name!r} failed on frame {frame.index}: {e}") from e
+        log.warning("frame %d: detector %s failed (%s); frame will be blacked out", frame.index, detector.name, e)
+        failed.append(frame.index)
+        return Detections()
 
 
 def _with_frame_count(info: VideoInfo, n: int) -> VideoInfo:

@@ -42,7 +42,8 @@ def test_defaults_load():
     assert cfg == Config()
     assert cfg.digest() == from_dict({}).digest()
     assert cfg.render.style == "fill"
-    assert [d.name for d in cfg.detect.detectors] == ["centerface", "blazeface_full"]
+    assert [(d.name, d.scale, d.every) for d in cfg.detect.detectors] == [("centerface", 1.0, 12), ("centerface", 0.4, 1)]
+    assert cfg.detect.refine.detector == "centerface"
 
 
 # --- presets ----------------------------------------------------------------
@@ -261,7 +262,7 @@ def test_override_indexes_into_list():
     cfg = load(overrides=["detect.detectors.1.tiles=3"])
     default = Config()
     assert cfg.detect.detectors[1].tiles == 3
-    assert cfg.detect.detectors[1].name == "blazeface_full"
+    assert cfg.detect.detectors[1].name == "centerface" and cfg.detect.detectors[1].scale == 0.4
     assert cfg.detect.detectors[0] == default.detect.detectors[0]
     assert len(cfg.detect.detectors) == len(default.detect.detectors)
 

@@ -143,7 +143,7 @@ def test_detector_missing_every_third_frame_still_redacts_every_frame(clips, tmp
 
 def test_faces_are_covered_before_their_first_detection(clips, tmp_path):
     sample = clips["basic"]
-    config = load(None, ["render.extend_before=8"])
+    config = load(None, ["detect.detectors.0.every=1", "render.extend_before=8"])
     _, result = _scripted_run(sample, tmp_path / "out.mp4", config, skip=lambda i: i < 8)
     assert_faces_redacted(sample, decode_all(result.output), decode_all(sample.path))
 

