@@ -156,3 +156,14 @@ def test_centerface_decode_places_a_box_on_its_cell():
     np.testing.assert_allclose(xyxy, [[31 - 10, 22 - 5, 31 + 10, 22 + 5]], atol=1e-4)
     np.testing.assert_allclose(score, [0.9])
     assert len(decode(heat, size, offset, 0.95)[1]) == 0
+
+
+def test_contrast_normalisation_recovers_a_face_in_a_dark_frame(detector, astronaut):
+    from redact.detect.base import ContrastNormalised
+
+    # Night footage: the whole picture squeezed into the bottom 12 grey levels.
+    dark = (astronaut.astype(np.float32) * 0.05).astype(np.uint8)
+    plain, equalised = detector("centerface"), ContrastNormalised(detector("centerface"))
+    assert best_iou(equalised.detect(dark), FACE) > 0.5
+    assert best_iou(equalised.detect(dark), FACE) >= best_iou(plain.detect(dark), FACE)
+    assert equalised.name == "centerface" and equalised.kind == "face"

@@ -1,0 +1,105 @@
+"""Windows around tracked faces, and the worker pool that runs the whole-frame sweeps.
+
+The default config discovers faces with a full-size sweep every 12th frame and
+follows small ones in windows in between; these tests pin down which tracks
+get windows, that a window finds a face the cheap sweep misses, that a small
+face is covered in every frame end to end, and that running the sweeps on
+several threads changes nothing in the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from redact.config import RefineConfig, load
+from redact.detect.base import create
+from redact.detect.refine import TrackRefiner, Window
+from redact.io import probe
+from redact.pipeline import analyse, run
+from redact.sample import FacePath, make_sample, render_frames
+from redact.types import Detections
+from tests.conftest import decode_all, read_audit
+from tests.test_pipeline import assert_faces_redacted
+
+W, H = 1280, 720
+
+
+def _refiner(**overrides) -> TrackRefiner:
+    # A model is created but never loaded: windows() is pure geometry.
+    return TrackRefiner(RefineConfig(**overrides))
+
+
+def test_small_recent_confident_tracks_get_square_windows_inside_the_frame():
+    r = _refiner(context=3.0, max_face=64, min_score=0.35, max_gap=8)
+    live = [
+        (np.array([100, 100, 120, 120], np.float32), 1, 0.6),  # small, recent, confident: a window
+        (np.array([1270, 702, 1290, 722], np.float32), 1, 0.6),  # at the corner: shifted inside
+        (np.array([400, 400, 500, 500], np.float32), 1, 0.9),  # 100 px: left to the whole-frame sweeps
+        (np.array([600, 100, 620, 120], np.float32), 1, 0.25),  # only a weak hit: not followed
+        (np.array([800, 100, 820, 120], np.float32), 20, 0.9),  # unseen for too long
+    ]
+    wins = r.windows(live, W, H)
+    assert len(wins) == 2
+    for w in wins:
+        assert w.x2 - w.x1 == w.y2 - w.y1 == 62  # 3.1 x 20 px: context 3, plus 0.1 per frame unseen
+        assert 0 <= w.x1 and w.x2 <= W and 0 <= w.y1 and w.y2 <= H
+    assert wins[0] == Window(79, 79, 141, 141)
+    assert wins[1] == Window(W - 62, H - 62, W, H)
+
+
+def test_windows_grow_with_frames_unseen_and_skip_tracks_already_found():
+    r = _refiner()
+    box = np.array([100, 100, 120, 120], np.float32)
+    near, far = r.windows([(box, 1, 0.9)], W, H)[0], r.windows([(box, 6, 0.9)], W, H)[0]
+    assert far.x2 - far.x1 > near.x2 - near.x1
+    found = Detections.of(np.array([[102, 101, 121, 119]], np.float32), np.array([0.8], np.float32), "face", "x")
+    assert r.windows([(box, 1, 0.9)], W, H, found) == []
+
+
+@pytest.fixture(scope="module")
+def centerface():
+    det = create("centerface", threshold=0.2, scale=0.4)
+    refiner = TrackRefiner(RefineConfig())
+    det.load()
+    refiner.load()
+    yield det, refiner
+    det.close()
+    refiner.close()
+
+
+def test_a_window_finds_a_small_face_the_cheap_sweep_misses(centerface):
+    sweep, refiner = centerface
+    image, boxes = next(render_frames(W, H, 1, [FacePath((600, 300), (600, 300), 18)]))
+    (face,) = boxes
+    assert len(sweep.detect(image)) == 0, "the 0.4-scale sweep should not see an 18 px face"
+    predicted = np.array(face, np.float32) + 3  # where the tracker expects it, a little off
+    found = refiner.detect(image, refiner.windows([(predicted, 1, 0.8)], W, H))
+    assert len(found) >= 1
+    x1, y1, x2, y2 = found.xyxy[np.argmax(found.score)]
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    assert face[0] <= cx <= face[2] and face[1] <= cy <= face[3]
+
+
+@pytest.fixture(scope="module")
+def small_faces(tmp_path_factory):
+    """A 720p clip with two small faces crossing it: the case the windows exist for."""
+    paths = [FacePath((100, 500), (900, 420), 20), FacePath((1100, 150), (500, 200), 26, flip=True)]
+    return make_sample(tmp_path_factory.mktemp("small") / "small.mp4", seconds=2.0, size=(W, H), paths=paths)
+
+
+def test_small_moving_faces_are_covered_in_every_frame_with_the_default_config(small_faces, tmp_path):
+    result = run(small_faces.path, tmp_path / "out.mp4", load())
+    assert_faces_redacted(small_faces, decode_all(result.output), decode_all(small_faces.path))
+    summary = read_audit(result.audit_log)[-1]
+    assert summary["timings"]["refine_windows"] > 0
+
+
+def test_results_do_not_depend_on_the_number_of_worker_threads(small_faces, monkeypatch):
+    info = probe(small_faces.path)
+    tracks = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("REDACT_THREADS", workers)
+        a = analyse(info, load())
+        tracks[workers] = [(t.frames, np.round(np.stack(t.boxes), 3).tolist()) for t in a.tracks]
+    assert tracks["1"] == tracks["2"]
