@@ -71,3 +71,11 @@ def test_kept_tracks_produce_no_regions():
 def test_padding_and_clipping():
     assert pad_box(np.array([100, 100, 200, 150]), 0.1, 640, 480) == (90, 95, 210, 155)
     assert pad_box(np.array([-5, -5, 700, 500]), 0.5, 640, 480) == (0, 0, 640, 480)
+
+
+def test_a_fast_face_is_followed_a_few_box_sizes_not_across_the_frame():
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8)
+    t = _track([10, 11], [[100, 100, 120, 120], [200, 100, 220, 120]])  # 100 px a frame
+    box = _plan([t], cfg)[18][0].box
+    # Held at 200-220, carried at most 3 box widths (60 px) further, plus growth by distance.
+    assert box[0] <= 200 and 280 <= box[2] < 300

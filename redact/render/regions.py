@@ -29,6 +29,9 @@ GROWTH = 0.04
 MAX_GROWTH = 1.0
 """Cap on that extra padding (a box at most triples in width), so a long gap cannot swallow the frame."""
 
+MAX_CARRY = 3.0
+"""An extended box follows the track's motion for at most this many box sizes."""
+
 VELOCITY_SPAN = 5
 """Detections at a track's end used to estimate how it was moving there."""
 
@@ -91,6 +94,8 @@ class RegionPlanner:
         i = bisect.bisect_left(frames, frame)
         track = span.track
         extra = 0.0
+        nearest = boxes[min(i, len(frames) - 1)]
+        size = nearest[2:] - nearest[:2]
         if i < len(frames) and frames[i] == frame:
             box, source = boxes[i], Source.DETECTED
             score, detector = track.scores[i], track.detectors[i]
@@ -113,7 +118,7 @@ class RegionPlanner:
             score = min(track.scores[i - 1], track.scores[i])
             detector = track.detectors[i - 1]
         return Region(
-            box=pad_box(box, self.config.padding + min(extra, MAX_GROWTH), self.width, self.height),
+            box=pad_box(box, self.config.padding + min(extra, MAX_GROWTH), self.width, self.height, size=size),
             kind=track.kind,
             track_id=track.id,
             source=source,
@@ -135,16 +140,24 @@ def _carried(box: np.ndarray, velocity: np.ndarray, dt: int) -> np.ndarray:
     """The union of ``box`` and ``box`` moved ``dt`` frames along ``velocity``.
 
     Both, not just the extrapolation: a face that stopped, or turned back,
-    must still be covered where it was last seen.
+    must still be covered where it was last seen.  The move is capped at
+    ``MAX_CARRY`` box sizes: a fast face is out of view within a few frames,
+    and a streak across the whole frame would hide the scene for nothing.
     """
-    moved = box + velocity * dt
+    size = np.maximum(box[2:] - box[:2], 1.0)
+    shift = np.clip(velocity * dt, -MAX_CARRY * np.tile(size, 2), MAX_CARRY * np.tile(size, 2))
+    moved = box + shift
     return np.concatenate([np.minimum(box[:2], moved[:2]), np.maximum(box[2:], moved[2:])])
 
 
-def pad_box(box: np.ndarray, padding: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """Grow by ``padding`` of the box size on every side, round outwards, clip to the frame."""
+def pad_box(
+    box: np.ndarray, padding: float, width: int, height: int, size: np.ndarray | None = None
+) -> tuple[int, int, int, int]:
+    """Grow by ``padding`` of the box size (or of ``size``, the face's own (w, h), when ``box`` is
+    a union along a motion path) on every side, round outwards, clip to the frame."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    dx, dy = (x2 - x1) * padding, (y2 - y1) * padding
+    w, h = (x2 - x1, y2 - y1) if size is None else (float(size[0]), float(size[1]))
+    dx, dy = w * padding, h * padding
     return (
         max(0, int(np.floor(x1 - dx))),
         max(0, int(np.floor(y1 - dy))),
