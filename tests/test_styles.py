@@ -81,6 +81,11 @@ def test_parts_paint_exactly_the_union(ellipse):
     boxes = [(10, 10, 70, 80), (50, 40, 150, 118), (0, 0, 5, 5)]
     mask = region_mask((120, 160), boxes, ellipse)
     union = np.zeros_like(mask)
-    for (x1, y1, x2, y2), own in region_parts((120, 160), boxes, ellipse):
+    drawn = np.zeros((120, 160, 3), np.uint8)
+    for part in region_parts((120, 160), boxes, ellipse):
+        (x1, y1, x2, y2), own = part.window, part.own
         union[y1:y2, x1:x2] |= own
+        part.fill(drawn, np.array([7, 8, 9], np.uint8))
     assert np.array_equal(union, mask)
+    # Flat styles draw straight into the frame: the very pixels of the mask, no more, no fewer.
+    assert np.array_equal((drawn == [7, 8, 9]).all(axis=2), mask > 0)
