@@ -20,8 +20,9 @@ works.
 from __future__ import annotations
 
 import importlib.resources
-import os
 import logging
+import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,8 @@ class CenterFaceDetector:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3  # the exporter's harmless warnings would flood the log
+        if _shared_arena(ort):
+            opts.add_session_config_entry("session.use_env_allocators", "1")
         try:
             self._session = ort.InferenceSession(
                 _dynamic_model_bytes(model), opts, providers=["CPUExecutionProvider"]
@@ -136,6 +139,35 @@ class CenterFaceDetector:
         for c in range(3):
             self._blob[0, c, :h, :w] = bgr[:, :, 2 - c]
         return self._blob
+
+
+_ARENA_LOCK = threading.Lock()
+_arena_registered: bool | None = None
+
+
+def _shared_arena(ort) -> bool:
+    """Register, once per process, one CPU memory arena for every CenterFace session.
+
+    By default each onnxruntime session grows its own arena in powers of two
+    and never returns it: with a full-size and a small sweep per worker, two
+    workers and a window refiner, that was ~1.9 GB on a 1080p video, most of
+    it idle.  One shared arena that grows only by what is requested holds the
+    peak of the runs actually in flight (~0.8 GB measured), at the same speed.
+    Process-wide by nature (onnxruntime's environment), and harmless to other
+    sessions, which only use it when they opt in.
+    """
+    global _arena_registered
+    with _ARENA_LOCK:
+        if _arena_registered is None:
+            try:
+                info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+                # max_mem 0 = unlimited, extend strategy 1 = kSameAsRequested, defaults otherwise.
+                ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
+                _arena_registered = True
+            except Exception as e:  # an onnxruntime without the API: per-session arenas still work
+                log.debug("centerface: no shared arena (%s)", e)
+                _arena_registered = False
+        return _arena_registered
 
 
 def _threads() -> int:
