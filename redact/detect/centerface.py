@@ -97,6 +97,17 @@ class CenterFaceDetector:
         log.debug("centerface loaded, input %s", self._session.get_inputs()[0].shape)
 
     def close(self) -> None:
+        if self._session is not None and _arena_registered:
+            # Hand the shared arena's free memory back to the system: pass 2
+            # (decoder, encoder) should not sit on pass 1's model buffers.
+            try:
+                import onnxruntime as ort
+
+                shrink = ort.RunOptions()
+                shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+                self._session.run(None, {_INPUT: np.zeros((1, 3, _ALIGN, _ALIGN), np.float32)}, shrink)
+            except Exception as e:  # noqa: BLE001 - only memory is at stake
+                log.debug("centerface: arena shrink failed (%s)", e)
         self._session = None
         self._blob = None
 
