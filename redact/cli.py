@@ -1,8 +1,9 @@
 """The ``redact`` command line: argument parsing and error reporting over the library API.
 
 Exit codes: 0 success, 1 failure (bad input, failed encode, ...), 2 usage
-(bad arguments or config).  Errors print as one line naming the file and the
-problem; ``REDACT_DEBUG=1`` prints the traceback as well.
+(bad arguments or config), 4 ``redact verify`` found suspects (faces that
+still seem visible in the output).  Errors print as one line naming the file
+and the problem; ``REDACT_DEBUG=1`` prints the traceback as well.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from redact import __version__
 from redact.errors import ConfigError, RedactError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_SUSPECTS = 4
 
 log = logging.getLogger("redact")
 
@@ -70,6 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("--seconds", type=float, default=4.0)
 
     sub.add_parser("detectors", help="list the detector plug-ins")
+
+    ver = sub.add_parser(
+        "verify", help="check a redacted output for faces still visible",
+        description="Re-scan a redacted OUTPUT with a more sensitive detector setup and report every place where "
+        "a face still seems visible. Exit code 4 if any.",
+    )
+    ver.add_argument("output", type=Path, metavar="OUTPUT")
+    ver.add_argument(
+        "--against", type=Path, metavar="INPUT",
+        help="the original video: compare frame by frame, and also look for its faces left unchanged in OUTPUT",
+    )
+    ver.add_argument("--every", type=int, default=1, metavar="N", help="scan every N-th frame (default 1: all)")
+    ver.add_argument("--report", type=Path, metavar="PATH", help="JSON report (default: OUTPUT's name with .verify.json)")
+    ver.add_argument(
+        "--sheet", type=Path, metavar="PATH",
+        help="contact sheet PNG of the suspects, written only if there are any (default: OUTPUT's name with .verify.png)",
+    )
+    ver.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print only when suspects are found")
     return parser
 
 
@@ -116,6 +136,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         s = make_sample(args.output, seconds=args.seconds)
         print(f"wrote {s.path} ({s.width}x{s.height}, {s.frames} frames, {sum(map(len, s.boxes))} face instances)")
         return EXIT_OK
+    if args.command == "verify":
+        return _verify(args)
     return _run(args)
 
 
@@ -134,3 +156,31 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_OK
+
+
+def _verify(args: argparse.Namespace, listed: int = 5) -> int:
+    from redact.verify import verify
+
+    r = verify(
+        args.output, args.against, every=args.every, report=args.report, sheet=args.sheet,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    scanned = f"{r.frames_scanned} of {r.frames}" if r.frames_scanned != r.frames else f"{r.frames}"
+    scanned += f" frames scanned, {r.timings['total']:.1f} s"
+    if r.clean:
+        if not args.quiet:
+            print(f"{r.output}: clean, no face found still visible ({scanned}); report {r.report}")
+        return EXIT_OK
+    frames = r.suspect_frames
+    print(
+        f"{r.output}: {len(r.suspects)} suspect(s) in {len(frames)} frame(s) ({scanned}); "
+        f"report {r.report}; contact sheet {r.sheet} (it shows the faces visible in this output: do not share it)"
+    )
+    if not args.quiet:
+        for s in r.suspects[:listed]:
+            sim = "" if s.similarity is None else f", similarity {s.similarity:.2f}"
+            where = f"box {list(s.box)}, {s.detector} score {s.score:.2f} in the {s.side}{sim}"
+            print(f"  frame {s.frame} ({s.time:.2f} s): {where}")
+        if len(r.suspects) > listed:
+            print(f"  ... {len(r.suspects) - listed} more in the report")
+    return EXIT_SUSPECTS
