@@ -2,8 +2,9 @@
 
 A check to run before publishing, by a person or a batch: it must not share
 the blind spots of the run it checks, so it uses a different detector setup
-from ``redact run``'s defaults (CenterFace at 1.0x, BlazeFace full-range on
-2 x 2 tiles), and it must not cry wolf, or people stop reading it.
+from ``redact run``'s defaults (CenterFace at full size every 12th frame and at
+0.4 scale on every frame, windows around small faces), and it must not cry
+wolf, or people stop reading it.
 
 **With the input** (``against``), input and output are decoded in lockstep and
 both are scanned.  A box counts only where the output still looks like the
@@ -13,8 +14,9 @@ seeing a face next to the redaction shapes.  **Without it**, the output
 alone is scanned and only confident detections count.
 
 Why these choices (measured on the 8 public bench videos, 720p/1080p, their
-``redact run`` outputs and ground truth; face-frames = every ground-truth
-face in every frame):
+``redact run`` outputs from the earlier default config (full-size CenterFace
+plus tiled BlazeFace on every frame) and ground truth; face-frames = every
+ground-truth face in every frame):
 
 - *CenterFace on the frame upscaled 1.5x*: small faces get 2.25x the
   pixels (on pub01, upscaled CenterFace found 100 % of face-frames at score
@@ -50,7 +52,7 @@ Limits: a face about half covered (by a neighbour's redaction, or a box
 that lags behind) scores 0.3-0.7 and is not flagged; a face no detector here
 finds is not flagged either.  A clean report is evidence, not proof.
 
-Cost (2 shared cores, see the calibration table in the project's handoff):
+Cost (2 shared cores):
 both pictures are scanned, so a 10 s 720p clip takes about 2x the CenterFace
 work of a ``redact run`` detection pass per picture; ``every`` trades
 frames for time.  The report is JSON (geometry, scores, similarity; never
