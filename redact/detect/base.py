@@ -68,6 +68,15 @@ def _load_builtin_plugins() -> None:
     from redact.detect import centerface, mediapipe_face, pose_head  # noqa: F401
 
 
+def check_options(name: str, threshold: float, scale: float) -> tuple[float, float]:
+    """The options every plug-in takes, validated the same way; returned as floats."""
+    if not 0.0 <= threshold <= 1.0:
+        raise DetectorError(f"{name}: threshold {threshold} is outside [0, 1]")
+    if scale <= 0:
+        raise DetectorError(f"{name}: scale must be positive, got {scale}")
+    return float(threshold), float(scale)
+
+
 def resize_for(image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
     """Resize by ``scale`` (1.0 = unchanged) and return the image and the factor used."""
     if scale == 1.0:

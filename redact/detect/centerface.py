@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from redact.detect.base import nms, register, resize_for
+from redact.detect.base import check_options, nms, register, resize_for
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -48,13 +48,8 @@ class CenterFaceDetector:
     kind = "face"
 
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
-        if not 0.0 <= threshold <= 1.0:
-            raise DetectorError(f"centerface: threshold {threshold} is outside [0, 1]")
-        if scale <= 0:
-            raise DetectorError(f"centerface: scale must be positive, got {scale}")
         self.name = "centerface"
-        self.threshold = float(threshold)
-        self.scale = float(scale)
+        self.threshold, self.scale = check_options("centerface", threshold, scale)
         self.threads: int | None = None
         """onnxruntime threads for this session; None = REDACT_THREADS or up to 4 cores.
         The pipeline sets 1 when it runs several detector copies on worker threads."""

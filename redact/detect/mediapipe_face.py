@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from redact.detect.base import register, resize_for
+from redact.detect.base import check_options, register, resize_for
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -55,14 +55,9 @@ class BlazeFaceDetector:
     kind = "face"
 
     def __init__(self, name: str, model_selection: int, threshold: float = 0.5, scale: float = 1.0) -> None:
-        if not 0.0 <= threshold <= 1.0:
-            raise DetectorError(f"{name}: threshold {threshold} is outside [0, 1]")
-        if scale <= 0:
-            raise DetectorError(f"{name}: scale must be positive, got {scale}")
         self.name = name
         self.model_selection = model_selection
-        self.threshold = float(threshold)
-        self.scale = float(scale)
+        self.threshold, self.scale = check_options(name, threshold, scale)
         self._graph: Any = None
 
     def load(self) -> None:

@@ -52,7 +52,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from redact.detect.base import register, resize_for
+from redact.detect.base import check_options, register, resize_for
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -186,13 +186,8 @@ class PoseHeadDetector:
     kind = "face"
 
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
-        if not 0.0 <= threshold <= 1.0:
-            raise DetectorError(f"pose_head: threshold {threshold} is outside [0, 1]")
-        if scale <= 0:
-            raise DetectorError(f"pose_head: scale must be positive, got {scale}")
         self.name = "pose_head"
-        self.threshold = float(threshold)
-        self.scale = float(scale)
+        self.threshold, self.scale = check_options("pose_head", threshold, scale)
         self._graph: Any = None
 
     def load(self) -> None:
