@@ -77,6 +77,12 @@ def check_options(name: str, threshold: float, scale: float) -> tuple[float, flo
     return float(threshold), float(scale)
 
 
+def check_image(name: str, image: np.ndarray) -> None:
+    """Every plug-in takes one BGR uint8 (H, W, 3) frame; anything else is a caller's bug, said plainly."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise DetectorError(f"{name}: expected a BGR uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+
+
 def resize_for(image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
     """Resize by ``scale`` (1.0 = unchanged) and return the image and the factor used."""
     if scale == 1.0:

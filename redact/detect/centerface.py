@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from redact.detect.base import check_options, nms, register, resize_for
+from redact.detect.base import check_image, check_options, nms, register, resize_for
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -109,8 +109,7 @@ class CenterFaceDetector:
     def detect(self, image: np.ndarray) -> Detections:
         if self._session is None:
             raise DetectorError("centerface: detect() called before load()")
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DetectorError(f"centerface: expected a BGR uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+        check_image(self.name, image)
         h, w = image.shape[:2]
         small, _ = resize_for(image, self.scale)
         sh, sw = small.shape[:2]
@@ -170,7 +169,7 @@ def _shared_arena(ort) -> bool:
                 # max_mem 0 = unlimited, extend strategy 1 = kSameAsRequested, defaults otherwise.
                 ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
                 _arena_registered = True
-            except Exception as e:  # an onnxruntime without the API: per-session arenas still work
+            except Exception as e:  # noqa: BLE001 - an onnxruntime without the API: per-session arenas still work
                 log.debug("centerface: no shared arena (%s)", e)
                 _arena_registered = False
         return _arena_registered

@@ -19,11 +19,26 @@ from typing import Any
 import cv2
 import numpy as np
 
-from redact.detect.base import check_options, register, resize_for
+from redact.detect.base import check_image, check_options, register, resize_for
 from redact.errors import DetectorError
 from redact.types import Detections
 
 log = logging.getLogger(__name__)
+
+
+def process_bgr(graph, name: str, image: np.ndarray, scale: float):
+    """Run a legacy ``mp.solutions`` graph on a BGR frame resized by ``scale``; errors become DetectorError."""
+    if graph is None:
+        raise DetectorError(f"{name}: detect() called before load()")
+    check_image(name, image)
+    h, w = image.shape[:2]
+    # cvtColor writes a new contiguous array, which MediaPipe's ImageFrame requires;
+    # a strided input (e.g. a tile view) is made contiguous first for OpenCV's sake.
+    small, _ = resize_for(np.ascontiguousarray(image), scale)
+    try:
+        return graph.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+    except Exception as e:
+        raise DetectorError(f"{name}: inference failed on a {w}x{h} image ({e})") from e
 
 
 @contextlib.contextmanager
@@ -88,19 +103,8 @@ class BlazeFaceDetector:
             self._graph = None
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._graph is None:
-            raise DetectorError(f"{self.name}: detect() called before load()")
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DetectorError(f"{self.name}: expected a BGR uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
-        # cvtColor writes a new contiguous array, which MediaPipe's ImageFrame requires;
-        # a strided input (e.g. a tile view) is made contiguous first for OpenCV's sake.
-        small, _ = resize_for(np.ascontiguousarray(image), self.scale)
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        try:
-            result = self._graph.process(rgb)
-        except Exception as e:
-            raise DetectorError(f"{self.name}: inference failed on a {w}x{h} image ({e})") from e
+        result = process_bgr(self._graph, self.name, image, self.scale)
         found = result.detections or []
         if not found:
             return Detections()

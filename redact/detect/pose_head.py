@@ -49,10 +49,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import cv2
 import numpy as np
 
-from redact.detect.base import check_options, register, resize_for
+from redact.detect.base import check_options, register
+from redact.detect.mediapipe_face import _native_stderr_silenced, process_bgr
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -198,8 +198,7 @@ class PoseHeadDetector:
             from mediapipe.python.solutions import pose
         except ImportError as e:
             raise DetectorError("pose_head needs mediapipe: pip install mediapipe==0.10.21") from e
-        from redact.detect.mediapipe_face import _native_stderr_silenced
-
+        
         try:
             with _native_stderr_silenced():
                 # model_complexity=1 is the only pose model inside the 0.10.21 wheel;
@@ -221,17 +220,8 @@ class PoseHeadDetector:
             self._graph = None
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._graph is None:
-            raise DetectorError("pose_head: detect() called before load()")
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DetectorError(f"pose_head: expected a BGR uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
-        small, _ = resize_for(np.ascontiguousarray(image), self.scale)
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-        try:
-            result = self._graph.process(rgb)
-        except Exception as e:
-            raise DetectorError(f"pose_head: inference failed on a {w}x{h} image ({e})") from e
+        result = process_bgr(self._graph, self.name, image, self.scale)
         if result.pose_landmarks is None:
             return Detections()
         # Normalised coordinates are resolution-free: scaling by the *original* size
