@@ -58,7 +58,10 @@ class AuditLog:
         self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
         self._file.flush()
 
-    def header(self, video: VideoInfo, config: Config, input_sha256: str, output_size: tuple[int, int]) -> None:
+    def header(
+        self, video: VideoInfo, config: Config, input_sha256: str, output_size: tuple[int, int],
+        people: dict | None = None,
+    ) -> None:
         self.write(
             {
                 "type": "header",
@@ -70,6 +73,7 @@ class AuditLog:
                 "output_size": list(output_size),
                 "config": config.to_dict(),
                 "config_sha256": config.digest(),
+                "people": people,
             }
         )
 
@@ -82,7 +86,8 @@ class AuditLog:
                 "action": d.action.value,
                 "reason": d.reason,
                 "label": d.label,
-                "score": d.score,
+                "score": None if d.score is None else round(d.score, 4),
+                "visible": [list(r) for r in d.visible],
                 "first_frame": first,
                 "last_frame": last,
                 "detections": detections,

@@ -1,7 +1,7 @@
 """The ``redact`` command line: argument parsing and error reporting over the library API.
 
 Exit codes: 0 success, 1 failure (bad input, failed encode, ...), 2 usage
-(bad arguments or config), 4 ``redact verify`` found suspects (faces that
+(bad arguments, config or decisions file), 4 ``redact verify`` found suspects (faces that
 still seem visible in the output).  Errors print as one line naming the file
 and the problem; ``REDACT_DEBUG=1`` prints the traceback as well.
 """
@@ -36,11 +36,41 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", help="x264 preset (encode.preset)")
 
 
+def _people_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("people (reference photos; without these everyone is redacted)")
+    g.add_argument(
+        "--keep", type=Path, action="append", default=[], metavar="DIR",
+        help="keep these people visible: DIR has one sub-folder of photos per person (folder name = label)",
+    )
+    g.add_argument(
+        "--keep-person", action="append", default=[], metavar="LABEL=PHOTO[,PHOTO...]",
+        help="keep one person visible, from these photos or folders of photos (repeatable)",
+    )
+    g.add_argument(
+        "--only-redact", type=Path, action="append", default=[], metavar="DIR",
+        help="the opposite: redact only these people (same folder layout) and leave everyone else",
+    )
+
+
+def _people(args: argparse.Namespace):
+    """Load the reference people the flags name, or None; keep and only-redact do not mix."""
+    keep = args.keep or args.keep_person
+    if keep and args.only_redact:
+        raise ConfigError("--keep/--keep-person and --only-redact cannot be combined")
+    if not keep and not args.only_redact:
+        return None
+    from redact.identify import load_people
+
+    if keep:
+        return load_people("keep", args.keep, args.keep_person)
+    return load_people("only-redact", args.only_redact)
+
+
 # flag name -> config key; flags win over --set and --config.
 _FLAG_KEYS = {"style": "render.style", "shape": "render.shape", "crf": "encode.crf", "preset": "encode.preset"}
 
 
-def _resolve_config(args: argparse.Namespace):
+def _resolve_config(args: argparse.Namespace, base=None):
     from redact.config import load
 
     overrides = list(args.overrides)
@@ -48,7 +78,7 @@ def _resolve_config(args: argparse.Namespace):
         value = getattr(args, flag, None)
         if value is not None:
             overrides.append(f"{key}={value}")
-    return load(args.config, overrides)
+    return load(args.config, overrides, base=base)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
     run.add_argument("--print-config", action="store_true", help="print the resolved config before running")
     _config_args(run)
+    _people_args(run)
+
+    ana = sub.add_parser(
+        "analyse", help="detect, track and score identities once; save for review and render",
+        description="Run pass 1 on INPUT and save tracks, identity scores and automatic decisions to a folder "
+        "that `redact review` and `redact render` read. Writes no video.",
+    )
+    ana.add_argument("input", type=Path, metavar="INPUT")
+    ana.add_argument("--out", type=Path, required=True, metavar="ANALYSIS_DIR")
+    ana.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
+    _config_args(ana)
+    _people_args(ana)
+
+    rev = sub.add_parser(
+        "review", help="write an HTML report of an analysis (it shows unredacted faces)",
+        description="Write ANALYSIS_DIR/review.html: one row per track with thumbnails, decision and reason, and "
+        "a timeline. It contains crops of unredacted faces: keep it with the analysis, never publish it.",
+    )
+    rev.add_argument("analysis", type=Path, metavar="ANALYSIS_DIR")
+    rev.add_argument("--input", type=Path, metavar="INPUT", help="the analysed video (default: its recorded path)")
+    rev.add_argument("-o", "--output", type=Path, metavar="HTML", help="report path (default: ANALYSIS_DIR/review.html)")
+    rev.add_argument("-q", "--quiet", action="store_true")
+
+    ren = sub.add_parser(
+        "render", help="render a saved analysis, with overrides, without detecting again",
+        description="Redact INPUT from a saved analysis and the operator's decisions (keep: [ids], redact: [ids]).",
+    )
+    ren.add_argument("input", type=Path, metavar="INPUT")
+    ren.add_argument("--analysis", type=Path, required=True, metavar="ANALYSIS_DIR")
+    ren.add_argument("--decisions", type=Path, metavar="YAML", help="operator overrides by track id")
+    ren.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT")
+    ren.add_argument("--log", type=Path, metavar="AUDIT.jsonl", help="audit log path (default: OUTPUT's name with .audit.jsonl)")
+    ren.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
+    _config_args(ren)
 
     cfg = sub.add_parser("config", help="print the resolved config as YAML", description="Print the config a run would use.")
     _config_args(cfg)
@@ -138,6 +202,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "verify":
         return _verify(args)
+    if args.command == "analyse":
+        return _analyse(args)
+    if args.command == "review":
+        return _review(args)
+    if args.command == "render":
+        return _render(args)
     return _run(args)
 
 
@@ -147,7 +217,19 @@ def _run(args: argparse.Namespace) -> int:
     config = _resolve_config(args)
     if args.print_config:
         sys.stdout.write(config.to_yaml())
-    result = run(args.input, args.output, config, audit_log=args.log, progress=not args.quiet and sys.stderr.isatty())
+    people = _people(args)
+    result = run(
+        args.input, args.output, config, audit_log=args.log, progress=_progress(args), people=people
+    )
+    _report_written(args, result)
+    return EXIT_OK
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _report_written(args: argparse.Namespace, result) -> None:
     if not args.quiet:
         t = result.timings
         print(
@@ -155,6 +237,42 @@ def _run(args: argparse.Namespace) -> int:
             f"redacted, {t.get('total', 0):.1f} s); audit log {result.audit_log}",
             file=sys.stderr,
         )
+
+
+def _analyse(args: argparse.Namespace) -> int:
+    from redact.pipeline import analyse_to
+
+    config = _resolve_config(args)
+    people = _people(args)
+    path, analysis, decisions = analyse_to(args.input, args.out, config, progress=_progress(args), people=people)
+    if not args.quiet:
+        kept = [d.track_id for d in decisions.values() if d.action.value == "keep"]
+        print(
+            f"wrote {path} ({len(analysis.tracks)} tracks, {len(kept)} kept visible: {kept}); next: "
+            f"`redact review {args.out}` to check, `redact render {args.input} --analysis {args.out} -o OUTPUT`",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _review(args: argparse.Namespace) -> int:
+    from redact.review import write_report
+
+    path = write_report(args.analysis, input=args.input, output=args.output, progress=_progress(args))
+    if not args.quiet:
+        print(f"wrote {path}: it shows unredacted faces; keep it with the analysis and never publish it")
+    return EXIT_OK
+
+
+def _render(args: argparse.Namespace) -> int:
+    from redact import store
+    from redact.pipeline import render_from
+
+    config = _resolve_config(args, base=store.load(args.analysis).config)
+    result = render_from(
+        args.input, args.analysis, args.output, args.decisions, config, audit_log=args.log, progress=_progress(args)
+    )
+    _report_written(args, result)
     return EXIT_OK
 
 

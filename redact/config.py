@@ -113,6 +113,38 @@ class RenderConfig:
 
 
 @dataclass
+class IdentityConfig:
+    """When a track may be kept visible (``--keep``) or left alone (``--only-redact``).
+
+    Used only when reference photos are given.  Similarities are cosines of
+    L2-normalised dlib face descriptors; the threshold comes from impostor
+    pairs on the bench photos (``pipelines/calibrate_identity.py``), with a
+    margin above the most similar impostor pair.
+    """
+
+    threshold: float = 0.945
+    """A sample matches a person at this cosine similarity or more."""
+    margin: float = 0.02
+    """The best person's median must beat the runner-up's by this much (keep mode)."""
+    min_samples: int = 3
+    """Usable samples a track needs before any decision other than redact."""
+    agree: float = 0.6
+    """Share of a track's usable samples that must match the same person."""
+    min_face: int = 48
+    """Faces shorter than this (px) are not scored, and stay redacted even inside a kept track."""
+    min_sharpness: float = 10.0
+    """Samples whose aligned chip is blurrier than this (variance of the Laplacian) are not scored."""
+    max_yaw: float = 0.35
+    """Samples turned further than this (nose offset in eye distances) are not scored."""
+    sample_every: int = 5
+    """Score every N-th detection of a track (more often catches an identity change sooner)."""
+    max_samples: int = 60
+    """Cap on the samples scored per track (the stride grows for long tracks)."""
+    max_bridge: int = 50
+    """A kept face is shown only between two matching samples at most this many frames apart."""
+
+
+@dataclass
 class EncodeConfig:
     crf: int = 20
     """x264 constant rate factor: lower is better quality and bigger files."""
@@ -131,6 +163,7 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
 
     def to_dict(self) -> dict:
@@ -145,20 +178,33 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults, then the YAML file, then ``key.path=value`` overrides; validated at each step.
+def load(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), base: Config | None = None
+) -> Config:
+    """Defaults (or ``base``), then the YAML file, then ``key.path=value`` overrides; validated at each step.
 
     Overrides are applied to the complete resolved tree (file merged over
     defaults), so ``--set detect.detectors.2.tiles=3`` addresses the third
     detector of *this* config, and a path that does not exist is an error.
     """
-    config = from_dict(_read_yaml(Path(path)) if path is not None else {})
+    tree = base.to_dict() if base is not None else {}
+    if path is not None:
+        tree = _merge(tree, _read_yaml(Path(path)))
+    config = from_dict(tree)
     if not overrides:
         return config
     tree = config.to_dict()
     for item in overrides:
         _apply_override(tree, item)
     return from_dict(tree)
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``, section by section (lists are replaced whole)."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def from_dict(data: dict) -> Config:
@@ -286,6 +332,16 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (RenderConfig, "padding"): (0.0, 5.0),
     (RenderConfig, "extend_before"): (0, 100000),
     (RenderConfig, "extend_after"): (0, 100000),
+    (IdentityConfig, "threshold"): (0.5, 1.0),
+    (IdentityConfig, "margin"): (0.0, 0.5),
+    (IdentityConfig, "min_samples"): (1, 10000),
+    (IdentityConfig, "agree"): (0.5, 1.0),
+    (IdentityConfig, "min_face"): (24, 100000),
+    (IdentityConfig, "min_sharpness"): (0.0, 100000.0),
+    (IdentityConfig, "max_yaw"): (0.0, 10.0),
+    (IdentityConfig, "sample_every"): (1, 100000),
+    (IdentityConfig, "max_samples"): (1, 100000),
+    (IdentityConfig, "max_bridge"): (1, 100000),
     (EncodeConfig, "crf"): (0, 51),
 }
 

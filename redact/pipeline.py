@@ -7,6 +7,11 @@ interpolated and padded regions, encodes, and writes the audit log.  Two
 passes let gap filling run backwards in time (a face is covered in the frames
 before the detector first saw it) and cost one extra decode, which is cheap
 next to detection and encoding.
+
+With reference photos, pass 1 ends with an identity scan (one more decode,
+embedding sampled faces), and :func:`analyse_to` / :func:`render_from` split
+the job in two around a saved analysis folder, so an operator can review the
+decisions and re-render with overrides without detecting again.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from redact import store
 from redact.audit import AuditLog, default_log_path, sha256_file
 from redact.config import Config, DetectConfig
 from redact.config import load as load_config
 from redact.detect.base import ContrastNormalised, Detector, TiledDetector, create
 from redact.detect.refine import TrackRefiner
-from redact.errors import DetectorError, OutputError, RedactError
+from redact.errors import DetectorError, InputError, OutputError, RedactError
+from redact.identify.gallery import People
+from redact.identify.scan import scan
 from redact.io import FrameReader, VideoWriter, probe
 from redact.io.writer import check_output
 from redact.policy import decide
@@ -199,6 +207,7 @@ def analyse(
     progress: bool = False,
     detectors: list[DetectorSlot] | None = None,
     refiner: TrackRefiner | None = None,
+    people: People | None = None,
 ) -> Analysis:
     """Pass 1: decode, detect with every configured plug-in, track.
 
@@ -208,6 +217,10 @@ def analyse(
     passed along is used.  A detector error fails the job, or with
     ``detect.on_error: blackout`` marks the frame to be blacked out: a frame
     is never written with detection silently skipped.
+
+    With ``people`` (reference photos), a third decode scores sampled faces
+    of every track against them (:mod:`redact.identify.scan`); only the
+    similarity numbers are kept.
     """
     info = video if isinstance(video, VideoInfo) else probe(video)
     owned = detectors is None
@@ -275,7 +288,13 @@ def analyse(
     if frames != info.frame_count:
         log.info("%s: decoded %d frames (container said %d)", info.path.name, frames, info.frame_count)
         info = _with_frame_count(info, frames)
-    return Analysis(video=info, tracks=tracker.tracks, failed_frames=sorted(set(failed)), timings=timings)
+    analysis = Analysis(video=info, tracks=tracker.tracks, failed_frames=sorted(set(failed)), timings=timings)
+    if people is not None:
+        analysis.identities, identify_timings = scan(info, analysis.tracks, people.gallery, config.identity,
+                                                     progress=progress)
+        analysis.timings.update(identify_timings)
+        analysis.people = people.to_json()
+    return analysis
 
 
 def _detect(detector, frame: Frame, info: VideoInfo, config: Config, failed: list[int], *args) -> Detections:
@@ -326,7 +345,7 @@ def render(
     t_paint = 0.0
     writer = VideoWriter(info, output, config.encode)
     with AuditLog(log_path) as audit:
-        audit.header(info, config, input_sha256, (writer.out_width, writer.out_height))
+        audit.header(info, config, input_sha256, (writer.out_width, writer.out_height), analysis.people)
         for tid, d in sorted(decisions.items()):
             t = by_id[tid]
             audit.decision(d, t.first, t.last, len(t.frames), t.kind)
@@ -362,6 +381,7 @@ def render(
                 frames=writer.frames_written,
                 tracks=len(analysis.tracks),
                 tracks_redacted=sum(1 for d in decisions.values() if d.action is Action.REDACT),
+                tracks_kept=sum(1 for d in decisions.values() if d.action is Action.KEEP),
                 failed_frames=len(failed),
                 audio=writer.audio_mode,
                 timings=all_timings,
@@ -380,8 +400,13 @@ def run(
     config: Config | None = None,
     audit_log: str | Path | None = None,
     progress: bool = False,
+    people: People | None = None,
 ) -> RunResult:
-    """Redact one video: probe, analyse, decide, render.  The library entry point behind ``redact run``."""
+    """Redact one video: probe, analyse, decide, render.  The library entry point behind ``redact run``.
+
+    ``people`` (from :func:`redact.identify.load_people`) keeps the listed
+    people visible, or redacts only them; without it everyone is redacted.
+    """
     config = config or load_config()
     t0 = time.perf_counter()
     info = probe(input)
@@ -391,9 +416,69 @@ def run(
         check_output(Path(audit_log), info.path)
     t_probe = time.perf_counter() - t0
     with logging_redirect_tqdm():
-        analysis = analyse(info, config, progress=progress)
+        analysis = analyse(info, config, progress=progress, people=people)
         analysis.timings["probe"] = t_probe
-        decisions = decide(analysis.tracks, config)
+        decisions = decide(analysis.tracks, config, analysis.identities, analysis.mode)
         result = render(analysis, decisions, config, output, audit_log, progress=progress)
+    result.timings["total"] = round(time.perf_counter() - t0, 3)
+    return result
+
+
+def analyse_to(
+    input: str | Path,
+    folder: str | Path,
+    config: Config | None = None,
+    progress: bool = False,
+    people: People | None = None,
+) -> tuple[Path, Analysis, dict[int, Decision]]:
+    """Pass 1 and the automatic decisions, saved to ``folder`` for review (``redact analyse``)."""
+    config = config or load_config()
+    t0 = time.perf_counter()
+    info = probe(input)
+    with logging_redirect_tqdm():
+        analysis = analyse(info, config, progress=progress, people=people)
+    analysis.timings["probe+analyse"] = time.perf_counter() - t0
+    decisions = decide(analysis.tracks, config, analysis.identities, analysis.mode)
+    path = store.save(folder, analysis, config, sha256_file(info.path), decisions)
+    return path, analysis, decisions
+
+
+def render_from(
+    input: str | Path,
+    folder: str | Path,
+    output: str | Path,
+    decisions_file: str | Path | None = None,
+    config: Config | None = None,
+    audit_log: str | Path | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Pass 2 from a saved analysis, with the operator's overrides; no detector runs (``redact render``).
+
+    ``config`` may change how regions are drawn and encoded, and the identity
+    thresholds, but not detection or tracking: those produced the saved
+    tracks, and rendering them under other settings would misreport them.
+    """
+    t0 = time.perf_counter()
+    saved = store.load(folder)
+    config = config or saved.config
+    for section in ("detect", "track"):
+        if getattr(config, section) != getattr(saved.config, section):
+            raise OutputError(
+                f"{folder}: the {section} settings differ from those of the analysis; "
+                "run `redact analyse` again with them"
+            )
+    info = probe(input)
+    check_output(Path(output), info.path)
+    sha = sha256_file(info.path)
+    if sha != saved.input_sha256:
+        raise InputError(
+            f"{info.path}: this is not the video that was analysed in {folder} "
+            f"({saved.record['input']['file']}, SHA-256 {saved.input_sha256[:12]}...)"
+        )
+    analysis = saved.analysis(info)
+    overrides = store.load_decisions(decisions_file, {t.id for t in analysis.tracks}) if decisions_file else None
+    decisions = decide(analysis.tracks, config, analysis.identities, analysis.mode, overrides)
+    with logging_redirect_tqdm():
+        result = render(analysis, decisions, config, output, audit_log, progress=progress, input_sha256=sha)
     result.timings["total"] = round(time.perf_counter() - t0, 3)
     return result

@@ -1,20 +1,140 @@
-"""Decide, per whole track, whether it is redacted or kept: a pure function.
+"""Decide, per whole track, whether it is redacted or kept: a pure function of the evidence.
 
-Everything not positively kept is redacted.  Until identity matching exists
-(reference photos of people to keep), no track can be kept, so every track is
-redacted with the reason recorded for the audit log.
+Without reference photos every track is redacted.  With them, each face
+track's scored samples (:mod:`redact.identify.scan`) decide, and everything
+fails closed:
+
+* keep mode (``--keep``): a track is kept only when enough usable samples
+  exist, the median similarity to one person clears the threshold, most
+  samples agree, and that person beats the runner-up by a margin.  Even then
+  the face is shown only between two consecutive samples that both matched
+  (at most ``max_bridge`` frames apart): a part of the track that was not
+  confirmed (too small, blurred, turned, or a different person after two
+  people crossed) stays redacted.
+* only-redact mode (``--only-redact``): a track is left visible only when it
+  is confidently *none* of the listed people, and again only between two
+  consecutive samples that confirmed it; anything unscorable is redacted.
+
+Operator overrides (``decisions.yaml``) win over both, and say so in the
+audit log.
 """
 
 from __future__ import annotations
 
-from redact.config import Config
-from redact.types import Action, Decision, Track
+import statistics
+
+from redact.config import Config, IdentityConfig
+from redact.types import Action, Decision, IdentitySample, Track
 
 REASON_DEFAULT = "redact-all"
-"""No keep list was given: every detected object is redacted."""
+"""No reference photos were given: every detected object is redacted."""
+REASON_MATCHED = "matched"
+"""Keep mode: matched ``label`` at ``score``.  Only-redact mode: matched a listed person, so redacted."""
+REASON_NOT_LISTED = "not-listed"
+"""Only-redact mode: confidently none of the listed people."""
+REASON_UNKNOWN = "unknown"
+"""Scored, but matched no reference person well enough."""
+REASON_BELOW_SIZE = "below-size"
+"""Never large enough to score (``identity.min_face``)."""
+REASON_UNSCORABLE = "unscorable"
+"""Large enough, but every sample was blurred or turned away."""
+REASON_FEW = "too-few-samples"
+REASON_INCONSISTENT = "inconsistent"
+"""The samples disagree (for example two people in one track)."""
+REASON_AMBIGUOUS = "ambiguous"
+"""Two reference people score too close to tell apart."""
+REASON_OPERATOR = "operator"
+"""An operator override from a decisions file."""
+REASON_NOT_FACE = "not-a-face"
+"""Identity applies to faces only; other kinds are always redacted."""
 
 
-def decide(tracks: list[Track], config: Config) -> dict[int, Decision]:
-    """Map track id -> Decision.  Pure: same tracks and config, same decisions."""
-    del config  # the keep-list options will live here; nothing else changes the outcome yet
-    return {t.id: Decision(track_id=t.id, action=Action.REDACT, reason=REASON_DEFAULT) for t in tracks}
+def decide(
+    tracks: list[Track],
+    config: Config,
+    identities: dict[int, list[IdentitySample]] | None = None,
+    mode: str | None = None,
+    overrides: dict[int, Action] | None = None,
+) -> dict[int, Decision]:
+    """Map track id -> Decision.  Pure: same tracks, scores, config and overrides, same decisions."""
+    overrides = overrides or {}
+    out = {}
+    for t in tracks:
+        if t.id in overrides:
+            action = overrides[t.id]
+            visible = ((t.first, t.last),) if action is Action.KEEP else ()
+            out[t.id] = Decision(t.id, action, REASON_OPERATOR, visible=visible)
+        elif mode is None or identities is None:
+            out[t.id] = Decision(t.id, Action.REDACT, REASON_DEFAULT)
+        elif t.kind != "face":
+            out[t.id] = Decision(t.id, Action.REDACT, REASON_NOT_FACE)
+        elif mode == "keep":
+            out[t.id] = _keep_mode(t.id, identities.get(t.id, []), config.identity)
+        elif mode == "only-redact":
+            out[t.id] = _only_redact_mode(t.id, identities.get(t.id, []), config.identity)
+        else:
+            raise ValueError(f"unknown identity mode {mode!r}")
+    return out
+
+
+def _unusable(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision | None:
+    usable = [s for s in samples if s.usable]
+    if not usable:
+        big = any(s.height >= cfg.min_face for s in samples)
+        return Decision(track_id, Action.REDACT, REASON_UNSCORABLE if big else REASON_BELOW_SIZE)
+    if len(usable) < cfg.min_samples:
+        return Decision(track_id, Action.REDACT, REASON_FEW)
+    return None
+
+
+def _medians(usable: list[IdentitySample]) -> list[tuple[float, str]]:
+    labels = usable[0].scores.keys()
+    return sorted(((statistics.median(s.scores[k] for s in usable), k) for k in labels), reverse=True)
+
+
+def _keep_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision:
+    if (d := _unusable(track_id, samples, cfg)) is not None:
+        return d
+    usable = [s for s in samples if s.usable]
+    ranked = _medians(usable)
+    best, label = ranked[0]
+    if best < cfg.threshold:
+        return Decision(track_id, Action.REDACT, REASON_UNKNOWN, score=best)
+    share = sum(s.scores[label] >= cfg.threshold for s in usable) / len(usable)
+    if share < cfg.agree:
+        return Decision(track_id, Action.REDACT, REASON_INCONSISTENT, label=label, score=best)
+    if len(ranked) > 1 and best - ranked[1][0] < cfg.margin:
+        return Decision(track_id, Action.REDACT, REASON_AMBIGUOUS, label=label, score=best)
+    confirmed = [s.usable and s.scores[label] >= cfg.threshold for s in samples]
+    visible = _bracketed(samples, confirmed, cfg.max_bridge)
+    return Decision(track_id, Action.KEEP, REASON_MATCHED, label=label, score=best, visible=visible)
+
+
+def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision:
+    if (d := _unusable(track_id, samples, cfg)) is not None:
+        return d
+    usable = [s for s in samples if s.usable]
+    ranked = _medians(usable)
+    best, label = ranked[0]
+    matching = sum(max(s.scores.values()) >= cfg.threshold for s in usable) / len(usable)
+    if best >= cfg.threshold - cfg.margin or matching > 1 - cfg.agree:
+        return Decision(track_id, Action.REDACT, REASON_MATCHED, label=label, score=best)
+    confirmed = [s.usable and max(s.scores.values()) < cfg.threshold for s in samples]
+    visible = _bracketed(samples, confirmed, cfg.max_bridge)
+    return Decision(track_id, Action.KEEP, REASON_NOT_LISTED, label=label, score=best, visible=visible)
+
+
+def _bracketed(samples: list[IdentitySample], confirmed: list[bool], max_bridge: int) -> tuple[tuple[int, int], ...]:
+    """Frame ranges between consecutive confirmed samples (and each confirmed sample itself)."""
+    ranges: list[list[int]] = []
+    for i, s in enumerate(samples):
+        if not confirmed[i]:
+            continue
+        start = s.frame
+        if i > 0 and confirmed[i - 1] and s.frame - samples[i - 1].frame <= max_bridge:
+            start = samples[i - 1].frame
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1][1] = s.frame
+        else:
+            ranges.append([start, s.frame])
+    return tuple((a, b) for a, b in ranges)

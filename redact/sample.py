@@ -1,8 +1,9 @@
 """Generate a short test video with real faces, and its exact ground truth.
 
 Used by ``redact sample`` (the README's first command needs a clip to work
-on) and by the tests.  The face is the astronaut photo that ships inside
-scikit-image, so nothing is downloaded; it is pasted at known positions and
+on) and by the tests.  The faces are the astronaut photo that ships inside
+scikit-image and, for a second person, the Grace Hopper photo in matplotlib's
+sample data, so nothing is downloaded; it is pasted at known positions and
 sizes onto a textured background, so every face box of every frame is known.
 """
 
@@ -42,6 +43,8 @@ class FacePath:
     end: tuple[float, float]
     height: int
     flip: bool = False
+    person: str = "astronaut"
+    """Whose photo: ``astronaut`` (scikit-image) or ``hopper`` (matplotlib's sample data)."""
 
 
 @dataclass
@@ -62,6 +65,27 @@ def astronaut_crop() -> tuple[np.ndarray, tuple[int, int, int, int]]:
     img = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     x1, y1, x2, y2 = _CROP
     return img[y1:y2, x1:x2].copy(), _FACE_IN_CROP
+
+
+# Grace Hopper in matplotlib's bundled grace_hopper.jpg (512 x 600), found with CenterFace.
+_HOPPER_CROP = (110, 60, 422, 372)
+_HOPPER_FACE_IN_CROP = (65, 72, 247, 276)
+
+
+def hopper_crop() -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A second real person, so identity tests can tell two people apart (needs matplotlib)."""
+    import matplotlib.cbook
+
+    img = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    x1, y1, x2, y2 = _HOPPER_CROP
+    return img[y1:y2, x1:x2].copy(), _HOPPER_FACE_IN_CROP
+
+
+def person_crop(person: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    crops = {"astronaut": astronaut_crop, "hopper": hopper_crop}
+    if person not in crops:
+        raise ValueError(f"unknown sample person {person!r} (known: {', '.join(crops)})")
+    return crops[person]()
 
 
 def background(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -86,13 +110,14 @@ def default_paths(width: int, height: int) -> list[FacePath]:
 
 def render_frames(width: int, height: int, frames: int, paths: list[FacePath], seed: int = 0):
     """Yield (upright BGR frame, face boxes) for each frame."""
-    crop, (fx1, fy1, fx2, fy2) = astronaut_crop()
+    crops = {p.person: person_crop(p.person) for p in paths}
     bg = background(width, height, seed)
     for i in range(frames):
         a = i / max(1, frames - 1)
         img = bg.copy()
         boxes = []
         for p in paths:
+            crop, (fx1, fy1, fx2, fy2) = crops[p.person]
             s = p.height / (fy2 - fy1)
             tile = cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)), interpolation=cv2.INTER_AREA)
             if p.flip:

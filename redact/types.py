@@ -185,13 +185,72 @@ class Action(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with one whole track, and why (the why goes to the audit log)."""
+    """What to do with one whole track, and why (the why goes to the audit log).
+
+    A ``KEEP`` track is shown only on the frames inside ``visible`` (inclusive
+    ``(first, last)`` frame ranges, each bracketed by samples that confirmed
+    the identity); on every other frame of the track it is redacted.
+    """
 
     track_id: int
     action: Action
     reason: str
     label: str | None = None
     score: float | None = None
+    visible: tuple[tuple[int, int], ...] = ()
+
+    def shown_at(self, frame: int) -> bool:
+        return self.action is Action.KEEP and any(a <= frame <= b for a, b in self.visible)
+
+    def to_json(self) -> dict:
+        return {
+            "track": self.track_id,
+            "action": self.action.value,
+            "reason": self.reason,
+            "label": self.label,
+            "score": None if self.score is None else round(self.score, 4),
+            "visible": [list(r) for r in self.visible],
+        }
+
+
+@dataclass(frozen=True)
+class IdentitySample:
+    """One scored look at a track's face: quality facts and a similarity per reference person.
+
+    Holds numbers only: no pixels and no descriptor, so it may be saved with
+    the analysis and shown in the review without carrying biometric data.
+    """
+
+    frame: int
+    height: float
+    sharpness: float
+    yaw: float
+    usable: bool
+    """Large, sharp and frontal enough to be scored; unusable samples never keep a face visible."""
+    scores: dict[str, float] = field(default_factory=dict)
+    """Reference label -> cosine similarity (best over that person's photos)."""
+
+    def to_json(self) -> dict:
+        return {
+            "frame": self.frame,
+            "height": round(self.height, 1),
+            "sharpness": round(self.sharpness, 1),
+            "yaw": round(self.yaw, 3) if self.yaw != float("inf") else None,
+            "usable": self.usable,
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> IdentitySample:
+        yaw = d["yaw"]
+        return cls(
+            frame=int(d["frame"]),
+            height=float(d["height"]),
+            sharpness=float(d["sharpness"]),
+            yaw=float("inf") if yaw is None else float(yaw),
+            usable=bool(d["usable"]),
+            scores={k: float(v) for k, v in d["scores"].items()},
+        )
 
 
 class Source(str, enum.Enum):
@@ -235,3 +294,12 @@ class Analysis:
     tracks: list[Track]
     failed_frames: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    identities: dict[int, list[IdentitySample]] = field(default_factory=dict)
+    """Track id -> its scored samples; empty when no reference photos were given."""
+    people: dict | None = None
+    """The reference people as recorded (mode, labels, photo names and hashes; never descriptors)."""
+
+    @property
+    def mode(self) -> str | None:
+        """``keep``, ``only-redact``, or None when no reference photos were given."""
+        return None if self.people is None else self.people["mode"]

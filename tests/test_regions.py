@@ -63,9 +63,16 @@ def test_extension_is_clipped_to_the_video():
     assert all(plan[i] for i in range(100))
 
 
-def test_kept_tracks_produce_no_regions():
-    plan = _plan([_track([5], [[0, 0, 10, 10]])], RenderConfig(), action=Action.KEEP)
-    assert not any(plan)
+def test_a_kept_track_is_shown_only_in_its_confirmed_ranges():
+    t = _track([10, 20, 30, 40], [[0, 0, 10, 10]] * 4)
+    keep = Decision(t.id, Action.KEEP, "matched", label="a", visible=((20, 30),))
+    cfg = RenderConfig(extend_before=2, extend_after=2)
+    planner = RegionPlanner([t], {t.id: keep}, cfg, 640, 480, 100)
+    redacted = {i for i in range(100) if planner.regions_at(i)}
+    # Before the first and after the last confirmation it stays covered, extensions included.
+    assert redacted == set(range(8, 20)) | set(range(31, 43))
+    planner = RegionPlanner([t], {t.id: keep}, cfg, 640, 480, 100)
+    assert {r.reason for i in range(100) for r in planner.regions_at(i)} == {"unconfirmed"}
 
 
 def test_padding_and_clipping():

@@ -9,7 +9,9 @@ know where the face is (a small face that accelerates during a 20-frame gap
 is 10 px off its interpolated path; see BENCHMARKS.md).  An extended box also
 covers where the track's recent motion would carry it, as well as where it was
 last seen, so a face walking out of view is followed rather than left behind.
-Every box is then padded.  Each region records whether it was seen,
+Every box is then padded.  A kept track is skipped only on the frames its
+decision shows (see :class:`redact.types.Decision`); on the rest of its span
+it is redacted like any other.  Each region records whether it was seen,
 interpolated or extended, so the audit log separates evidence from inference.
 """
 
@@ -31,6 +33,9 @@ MAX_GROWTH = 1.0
 
 MAX_CARRY = 3.0
 """An extended box follows the track's motion for at most this many box sizes."""
+
+UNCONFIRMED = "unconfirmed"
+"""Region reason for the frames of a kept track that no matching sample vouched for."""
 
 VELOCITY_SPAN = 5
 """Detections at a track's end used to estimate how it was moving there."""
@@ -69,7 +74,7 @@ class RegionPlanner:
         spans = []
         for t in tracks:
             decision = decisions[t.id]
-            if decision.action is not Action.REDACT or not t.frames:
+            if not t.frames:
                 continue
             end = t.last + config.extend_after
             if last is not None:
@@ -87,7 +92,7 @@ class RegionPlanner:
             self._active.append(self._pending[self._next])
             self._next += 1
         self._active = [s for s in self._active if s.end >= frame]
-        return [r for s in self._active if s.start <= frame for r in [self._region(s, frame)]]
+        return [self._region(s, frame) for s in self._active if s.start <= frame and not s.decision.shown_at(frame)]
 
     def _region(self, span: _Span, frame: int) -> Region:
         frames, boxes = span.frames, span.boxes
@@ -124,8 +129,9 @@ class RegionPlanner:
             source=source,
             detector=detector,
             score=score,
-            reason=span.decision.reason,
+            reason=UNCONFIRMED if span.decision.action is Action.KEEP else span.decision.reason,
         )
+
 
 
 def _velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
