@@ -78,7 +78,9 @@ def write_report(
     folder = saved.folder
     input = Path(input) if input is not None else saved.input_path
     output = Path(output) if output is not None else folder / "review.html"
-    info = probe(input)  # InputError when the recorded video has moved: the message names the path
+    if not input.is_file():
+        raise InputError(f"{input}: the analysed video is not there; pass it with --input")
+    info = probe(input)
     if sha256_file(input) != saved.input_sha256:
         raise InputError(
             f"{input}: not the video this analysis is of ({saved.record['input']['file']}, "
@@ -138,9 +140,11 @@ def _thumbnails(info, tracks: list[Track], n: int, progress: bool) -> dict[int, 
     got: dict[tuple[int, int], str] = {}
     if wanted:
         last = max(wanted)
-        with logging_redirect_tqdm(), FrameReader(info) as reader, tqdm(
-            total=last + 1, desc="review", unit="frame", disable=not progress, leave=False
-        ) as bar:
+        with (
+            logging_redirect_tqdm(),
+            FrameReader(info) as reader,
+            tqdm(total=last + 1, desc="review", unit="frame", disable=not progress, leave=False) as bar,
+        ):
             for frame in reader:
                 bar.update(1)
                 for t, i in wanted.get(frame.index, ()):
@@ -199,19 +203,29 @@ def _svg(saved: store.Saved, decisions: dict[int, dict]) -> str:
     failed = {f // size for f in saved.record["failed_frames"]}
     x0, width, mid, half = 90, 870, 80, 66
     bw, top = width / len(kept), max(int(kept.max()), int(redacted.max()), 1)
-    out = ['<svg viewBox="0 0 1000 190" role="img" aria-label="timeline">',
-           f'<text x="82" y="20" class="ax">{top} shown</text><text x="82" y="150" class="ax">{top} redacted</text>']
+    out = [
+        '<svg viewBox="0 0 1000 190" role="img" aria-label="timeline">',
+        f'<text x="82" y="20" class="ax">{top} shown</text><text x="82" y="150" class="ax">{top} redacted</text>',
+    ]
     for i, (k, r) in enumerate(zip(kept, redacted)):
         first, last = i * size, min((i + 1) * size, count) - 1
         x, w = x0 + i * bw, bw * (0.85 if bw > 3 else 1)
-        tip = f"{_t(first, fps)}–{_t(last + 1, fps)}: {r} redacted, {k} shown" + (", FAILED FRAMES" if i in failed else "")
-        out.append(f'<g data-first="{first}" data-last="{last}" data-kept="{k}" data-redacted="{r}" '
-                   f'data-failed="{int(i in failed)}"><title>{tip}</title>'
-                   f'<rect x="{x:.1f}" y="10" width="{bw:.1f}" height="150" fill-opacity="0"/>')
+        tip = f"{_t(first, fps)}–{_t(last + 1, fps)}: {r} redacted, {k} shown" + (
+            ", FAILED FRAMES" if i in failed else ""
+        )
+        out.append(
+            f'<g data-first="{first}" data-last="{last}" data-kept="{k}" data-redacted="{r}" '
+            f'data-failed="{int(i in failed)}"><title>{tip}</title>'
+            f'<rect x="{x:.1f}" y="10" width="{bw:.1f}" height="150" fill-opacity="0"/>'
+        )
         if k:
-            out.append(f'<rect class="keep" x="{x:.1f}" y="{mid - k / top * half:.1f}" width="{w:.1f}" height="{k / top * half:.1f}"/>')
+            out.append(
+                f'<rect class="keep" x="{x:.1f}" y="{mid - k / top * half:.1f}" width="{w:.1f}" height="{k / top * half:.1f}"/>'
+            )
         if r:
-            out.append(f'<rect class="redact" x="{x:.1f}" y="{mid + 2}" width="{w:.1f}" height="{r / top * half:.1f}"/>')
+            out.append(
+                f'<rect class="redact" x="{x:.1f}" y="{mid + 2}" width="{w:.1f}" height="{r / top * half:.1f}"/>'
+            )
         if i in failed:
             out.append(f'<rect class="failed" x="{x:.1f}" y="152" width="{max(w, 2):.1f}" height="8"/>')
         out.append("</g>")
@@ -240,14 +254,19 @@ def _row(t: Track, d: dict, samples, images, fps: Fraction) -> str:
     visible = ", ".join(f"{_t(a, fps)}–{_t(b, fps)}" for a, b in d.get("visible", [])) if action == "keep" else "never"
     imgs = "".join(
         f'<img src="{uri}" height="{THUMB_HEIGHT}" alt="track {t.id} frame {f}" title="frame {f}, {_t(f, fps)}">'
-        if uri else f'<span class="missing" title="frame {f}">not decoded</span>' for f, uri in images)
+        if uri
+        else f'<span class="missing" title="frame {f}">not decoded</span>'
+        for f, uri in images
+    )
     reason = d.get("reason", "no decision")
-    return (f'<tr id="track-{t.id}"><td class="num">{t.id}</td><td>{e(t.kind)}</td>'
-            f"<td>{t.first}–{t.last}<br><small>{_t(t.first, fps)}–{_t(t.last, fps)}</small></td>"
-            f'<td class="num">{len(t.frames)}</td><td class="{e(action)}">{e(action)}</td>'
-            f'<td title="{e(REASONS.get(reason, ""))}">{e(reason)}</td><td>{e(d.get("label") or "")}</td>'
-            f'<td class="num">{score}</td><td>{e(_identity(samples, d.get("label")))}</td>'
-            f'<td>{visible}</td><td class="thumbs">{imgs}</td></tr>')
+    return (
+        f'<tr id="track-{t.id}"><td class="num">{t.id}</td><td>{e(t.kind)}</td>'
+        f'<td class="nw">{t.first}–{t.last}<br><small>{_t(t.first, fps)}–{_t(t.last, fps)}</small></td>'
+        f'<td class="num">{len(t.frames)}</td><td class="{e(action)}">{e(action)}</td>'
+        f'<td class="nw" title="{e(REASONS.get(reason, ""))}">{e(reason)}</td><td>{e(d.get("label") or "")}</td>'
+        f'<td class="num">{score}</td><td>{e(_identity(samples, d.get("label")))}</td>'
+        f'<td>{visible}</td><td class="thumbs">{imgs}</td></tr>'
+    )
 
 
 def _page(saved: store.Saved, input: Path, images: dict[int, list[tuple[int, str | None]]]) -> str:
@@ -256,28 +275,36 @@ def _page(saved: store.Saved, input: Path, images: dict[int, list[tuple[int, str
     keep_ids = [t.id for t in saved.tracks if decisions.get(t.id, {}).get("action") == "keep"]
     redact_ids = [t.id for t in saved.tracks if t.id not in keep_ids]
     people = rec["people"]
-    mode = MODES.get(people["mode"] if people else None, str(people and people["mode"]))
+    mode = people["mode"] if people else None
     labels = ", ".join(p["label"] for p in people["people"]) if people else "none"
     rate = f"{float(fps):.3f}".rstrip("0").rstrip(".") + ("" if fps.denominator == 1 else f" ({fps})")
     failed = rec["failed_frames"]
-    rows = "\n".join(_row(t, decisions.get(t.id, {}), saved.identities.get(t.id), images.get(t.id, []), fps)
-                     for t in saved.tracks)
-    command = (f"redact render {shlex.quote(str(input))} --analysis {shlex.quote(str(saved.folder))} "
-               f"--decisions decisions.yaml -o OUTPUT.mp4")
-    facts = [("Input", rec["input"]["file"]), ("SHA-256", rec["input"]["sha256"]),
-             ("Duration", f"{_t(saved.frame_count, fps)} ({rec['video']['duration']:.2f} s)"),
-             ("Frames", f"{saved.frame_count} at {rate} fps"), ("Mode", mode), ("Reference people", labels),
-             ("Tracks", f"{len(saved.tracks)}: {len(keep_ids)} kept visible, {len(redact_ids)} redacted"),
-             ("Failed frames", f"{len(failed)} (redacted whole)" if failed else "none")]
+    rows = "\n".join(
+        _row(t, decisions.get(t.id, {}), saved.identities.get(t.id), images.get(t.id, []), fps) for t in saved.tracks
+    )
+    command = (
+        f"redact render {shlex.quote(str(input))} --analysis {shlex.quote(str(saved.folder))} "
+        f"--decisions decisions.yaml -o OUTPUT.mp4"
+    )
+    facts = [
+        ("Input", rec["input"]["file"]),
+        ("SHA-256", rec["input"]["sha256"]),
+        ("Duration", f"{_t(saved.frame_count, fps)} ({rec['video']['duration']:.2f} s)"),
+        ("Frames", f"{saved.frame_count} at {rate} fps"),
+        ("Mode", MODES.get(mode, str(mode))),
+        ("Reference people", labels),
+        ("Tracks", f"{len(saved.tracks)}: {len(keep_ids)} kept visible, {len(redact_ids)} redacted"),
+        ("Failed frames", f"{len(failed)} (the detector failed; blacked out in the render)" if failed else "none"),
+    ]
     summary = "".join(f"<tr><th>{k}</th><td>{e(v)}</td></tr>" for k, v in facts)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<meta name="robots" content="noindex"><title>UNREDACTED review: {e(rec['input']['file'])}</title>
+<meta name="robots" content="noindex"><title>UNREDACTED review: {e(rec["input"]["file"])}</title>
 <style>{_CSS}</style></head><body>
 <div class="banner"><strong>Contains unredacted faces.</strong> The thumbnails below are crops of the original
 video. Do not publish, share or upload this file; keep it with the analysis and delete it after review.</div>
-<h1>Review: {e(rec['input']['file'])}</h1>
+<h1>Review: {e(rec["input"]["file"])}</h1>
 <table class="facts">{summary}</table>
 <h2>Timeline</h2><p class="legend"><span class="sw keep"></span> faces shown
 <span class="sw redact"></span> faces redacted <span class="sw failed"></span> failed frames
@@ -310,10 +337,10 @@ table{border-collapse:collapse}th,td{padding:4px 8px;text-align:left;vertical-al
 td.keep{background:#d7f5dd;color:#116329;font-weight:700}td.redact{background:#fde2e1;color:#a40e26;font-weight:700}
 .thumbs{white-space:nowrap}.thumbs img{margin:0 4px 4px 0;border-radius:3px;vertical-align:top}
 .missing{display:inline-block;width:96px;height:96px;background:#eee;color:#777;font-size:12px;text-align:center;line-height:96px}
-svg{width:100%;max-width:1000px;height:auto;display:block}
+svg{width:100%;max-width:1200px;height:auto;display:block}
 rect.keep,.sw.keep{fill:#2da44e;background:#2da44e}rect.redact,.sw.redact{fill:#cf222e;background:#cf222e}
 rect.failed,.sw.failed{fill:#111;background:#111}.axis{stroke:#888}
 .ax{font-size:12px;text-anchor:end;fill:#555}.tick{font-size:12px;text-anchor:middle;fill:#555}
 .sw{display:inline-block;width:12px;height:12px;vertical-align:-1px;margin-left:10px}
-.legend{color:#555;margin:0}pre{background:#f4f5f7;padding:10px 14px;overflow-x:auto}
+.nw{white-space:nowrap}.legend{color:#555;margin:0}pre{background:#f4f5f7;padding:10px 14px;overflow-x:auto}
 """
