@@ -147,7 +147,9 @@ def test_a_track_kept_visible_is_flagged_and_the_redacted_one_is_not(videos, tmp
     analysis = analyse(probe(sample.path), config)
     decisions = decide(analysis.tracks, config)
     kept = max(analysis.tracks, key=lambda t: len(t.frames))
-    decisions[kept.id] = Decision(kept.id, Action.KEEP, "test: left visible on purpose")
+    decisions[kept.id] = Decision(
+        kept.id, Action.KEEP, "test: left visible on purpose", visible=((kept.first, kept.last),)
+    )
     result = render(analysis, decisions, config, tmp_path / "kept.mp4")
     found = verify(result.output, sample.path)
     # Every suspect is the kept face...
