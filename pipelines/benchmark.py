@@ -2,7 +2,7 @@
 """Benchmark redact against a plain re-encode and deface on the shared face-redaction bench.
 
     python pipelines/benchmark.py [--bench ../shared/bench] [--videos NAME ...] [--videos-dir DIR] [--out out/bench]
-                                  [--skip-deface] [--keep-outputs] [--verify] [--verify-args "--every 5"]
+                                  [--skip-deface] [--keep] [--keep-outputs] [--verify] [--verify-args "--every 5"]
                                   [--markdown BENCHMARKS_TABLE.md] [--redact-args "--config configs/fast.yaml"]
 
 What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
@@ -24,12 +24,13 @@ What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
   larger of the two (sampling can miss a peak shorter than the interval).
 * **Quality**, from the bench's black-box scorer (``<bench>/score.py``):
   victim leak rate (overall and by face height), longest leak run, frames
-  with any leak, over-redaction, keep-visible share, text/plate leaks and
-  the output checks.  Scoring is not timed and runs 2 jobs at a time after
-  all timings are done.
-* **Audit agreement** (redact only, ``--no-audit-check`` to skip): for every
-  victim GT instance that the scorer says was *not* leaked, does redact's
-  audit log hold a region in that frame overlapping the GT box?  A redacted
+  with any leak, over-redaction, keep-visible share (all keep faces, and
+  those >= 48 px tall by their GT box), text/plate leaks and the output
+  checks.  Scoring is not timed and runs 2 jobs at a time after all timings
+  are done.
+* **Audit agreement** (redact and its keep mode, ``--no-audit-check`` to
+  skip): for every victim GT instance that the scorer says was *not* leaked,
+  does redact's audit log hold a region in that frame overlapping the GT box?  A redacted
   face that the audit log does not account for means the log and the pixels
   disagree (or the face was hidden by luck, e.g. by a neighbour's region).
 * **Stage timings** (redact only): the ``timings`` dict of the audit log's
@@ -38,8 +39,15 @@ What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
   --against IN --report OUT.verify.json`` plus ``--verify-args`` on each
   output, run with the scorers; the length of the report's ``suspects``
   list gets a column ("n/a" while redact has no ``verify`` command).
+* **Keep mode** (``--keep``): "victims kept" = victim instances the scorer
+  calls leaked in the keep-mode output but not in the plain ``redact`` run of
+  the same video (``n/a`` without that run), and the face-height buckets
+  whose leak rate keep mode raised; a table of analyse / render 1 / render 2
+  times with the detection stages found in the renders' summary timings
+  (there should be none: a render from a saved analysis does not detect).
 
-Under the summary table, one PASS/FAIL line per target of issue 3 (``TARGETS``).
+Under the summary table, one PASS/FAIL line per target of issue 3 (``TARGETS``)
+and, with ``--keep``, of issue 4 (``KEEP_TARGETS``).
 
 Tools:
 
@@ -53,11 +61,21 @@ Tools:
 * ``deface`` (defaults): ``deface IN -o OUT``, the unit of the speed-vs-deface
   column; and ``deface_t01_720p``: ``deface --thresh 0.1 --scale 1280x720
   --keep-audio``, its more thorough setting.  Both run unless ``--skip-deface``.
+* ``redact_keep`` (``--keep``, after the others): ``python -m redact analyse
+  IN --out OUT.analysis --keep-person keep=<NAME_refs> --quiet``, then
+  ``python -m redact render IN --analysis OUT.analysis -o OUT --log
+  OUT.audit.jsonl --quiet`` twice (the second to ``*.render2.mp4``), each
+  run and timed alone, all with the config flags of ``--redact-args``
+  (``--config --set --style --shape --crf --preset``).  The row's wall time
+  and memory are analyse + the first render, whose output is scored; the
+  second render's time and both renders' summary timings go to the
+  "Analyse once, render twice" table.
 
 A tool that fails on a video gives a row with its error instead of stopping
 the run.  Outputs go to ``--out``: per run ``*.log`` (tool stderr/stdout),
-``*.score.json``, the redact audit logs, ``*.verify.json``, ``results.json``
-(all rows) and, with ``--keep-outputs``, the output videos.
+``*.score.json``, the redact audit logs, ``*.verify.json``, the keep-mode
+analysis folders, ``results.json`` (all rows) and, with ``--keep-outputs``,
+the output videos.
 """
 
 from __future__ import annotations
@@ -92,8 +110,14 @@ DEFACE_CONFIGS = {
                         ["--thresh", "0.1", "--scale", "1280x720", "--keep-audio"]),
 }
 SPEED_BASE = "deface"  # the tool whose wall time is the unit of the "x faster than deface" column
+KEEP_TOOL = "redact_keep"  # --keep: redact analyse with the video's NAME_refs kept, then render from the analysis
 TOOL_LABELS = {"reencode": "plain re-encode (same x264 settings)", "redact": "redact",
+               KEEP_TOOL: "redact, keep NAME_refs (analyse + render)",
                **{tool: label for tool, (label, _) in DEFACE_CONFIGS.items()}}
+KEEP_MIN_H = 48  # GT box height (px) from which a keep face must stay visible (issue 4)
+DETECTION_STAGES = ("detect", "refine", "analyse")  # timing keys (and their "detect.*" children) of a detection pass
+# the flags of redact's config that "analyse" and "render" share with "run": passed on from --redact-args in keep mode
+CONFIG_FLAGS = ("--config", "--set", "--style", "--shape", "--crf", "--preset")
 
 
 # ----------------------------------------------------------------------------- data
@@ -109,6 +133,24 @@ class Job:
     output: Path
     log: Path
     audit: Path | None = None
+    prepare: Job | None = None  # run first; its wall time and memory count in this job's row (keep mode: analyse)
+    again: Job | None = None  # run last, timed on its own (keep mode: the same render to a second file)
+
+
+@dataclass
+class KeepStats:
+    """Keep mode on one video (or the TOTAL): analyse once, render twice, and what keeping cost the victims."""
+
+    analyse_s: float | None = None
+    render_s: float | None = None  # the first render (the scored output)
+    render2_s: float | None = None
+    analysis_timings: dict[str, float] | None = None  # analysis.json's `timings` (`identify`: identity scoring)
+    render2_timings: dict[str, float] | None = None  # the audit summary timings of render 2 (render 1's: Row.timings)
+    render2_error: str | None = None
+    big_visible: int | None = None  # keep instances with a GT box >= KEEP_MIN_H px tall that stayed visible
+    big_n: int | None = None  # ... of these many
+    victims_kept: int | None = None  # victim instances leaked here but not in the plain redact run (None: no such run)
+    raised: list[str] | None = None  # buckets whose leak rate is above the plain redact run's (None: not compared)
 
 
 @dataclass
@@ -131,6 +173,7 @@ class Row:
     audit: dict | None = None  # redacted / accounted / covered_half counts, audit_frames, encode (header)
     timings: dict[str, float] | None = None  # redact's audit summary timings (s per stage)
     verify: str | None = None  # redact verify's suspects count, "n/a" or an error
+    keep: KeepStats | None = None  # keep mode only
 
     @property
     def label(self) -> str:
@@ -163,6 +206,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--redact-args", default="",
                     help='extra arguments for "redact run", e.g. "--config configs/fast.yaml" (a single flag: '
                          '--redact-args=--flag); {refs} / {name} expand to the video\'s NAME_refs folder / NAME')
+    ap.add_argument("--keep", action="store_true",
+                    help=f"also run redact in keep mode ({KEEP_TOOL}): 'redact analyse' once with the video's NAME_refs "
+                         "as the person to keep, then 'redact render' from that analysis twice (issue 4's targets)")
     ap.add_argument("--no-audit-check", dest="audit_check", action="store_false",
                     help="do not compare redact's audit log with the scorer's redacted instances")
     ap.add_argument("--verify", action="store_true",
@@ -245,8 +291,8 @@ def warm_up(jobs: list[Job]) -> None:
     loading its binary and Python packages from a cold disk cache."""
     seen: set[tuple[str, ...]] = set()
     for job in jobs:
-        if job.tool == "redact":
-            probe = job.cmd[:4] + ["--help"]  # python -m redact run --help
+        if job.tool in ("redact", KEEP_TOOL):
+            probe = job.cmd[:4] + ["--help"]  # python -m redact run|render --help
         else:
             probe = [job.cmd[0], "-version" if job.tool == "reencode" else "--version"]
         if tuple(probe) not in seen:  # once per program (both deface configurations share one)
@@ -275,16 +321,48 @@ def plan_jobs(args: argparse.Namespace, videos: list[Path], preset: str, crf: in
         jobs.append(job("reencode", [ffmpeg, "-y", "-loglevel", "error", "-i", src, "-c:v", "libx264",
                                      "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
                                      "-c:a", "copy", dst("reencode")]))
+        run_args = [a.replace("{refs}", str(vid.parent / f"{n}_refs")).replace("{name}", n)
+                    for a in shlex.split(args.redact_args)]
         if not args.skip_redact:
-            extra = [a.replace("{refs}", str(vid.parent / f"{n}_refs")).replace("{name}", n)
-                     for a in shlex.split(args.redact_args)]
             jobs.append(job("redact", [sys.executable, "-m", "redact", "run", src, "-o", dst("redact"),
-                                       "--log", str(out / f"{n}.redact.audit.jsonl"), "--quiet", *extra],
+                                       "--log", str(out / f"{n}.redact.audit.jsonl"), "--quiet", *run_args],
                             audit=True))
         if not args.skip_deface:
             for tool, (_, extra) in DEFACE_CONFIGS.items():
                 jobs.append(job(tool, [deface_exe(), src, "-o", dst(tool), *extra]))
+        if args.keep:
+            jobs.append(keep_job(vid, out, config_args(run_args)))
     return jobs
+
+
+def config_args(redact_args: list[str]) -> list[str]:
+    """The config flags of the "redact run" arguments, for "analyse" and "render", so that keep mode runs
+    with the plain run's config (the rest, e.g. --print-config or people, is not theirs)."""
+    ap = argparse.ArgumentParser(add_help=False)
+    for flag in CONFIG_FLAGS:
+        ap.add_argument(flag, action="append", default=[])
+    known, _ = ap.parse_known_args(redact_args)
+    return [a for flag in CONFIG_FLAGS for v in getattr(known, flag[2:]) for a in (flag, v)]
+
+
+def keep_job(vid: Path, out: Path, config: list[str]) -> Job:
+    """Keep mode on one video: "redact analyse" with NAME_refs as the person "keep" (`prepare`), "redact
+    render" from that analysis (the job: the scored output), and the same render to a second file (`again`)."""
+    n, src = vid.stem, str(vid)
+    analysis = out / f"{n}.{KEEP_TOOL}.analysis"
+    redact = [sys.executable, "-m", "redact"]
+
+    def render(stem: str) -> Job:
+        output, audit = out / f"{stem}.mp4", out / f"{stem}.audit.jsonl"
+        return Job(n, KEEP_TOOL, [*redact, "render", src, "--analysis", str(analysis), "-o", str(output),
+                                  "--log", str(audit), "--quiet", *config], output, out / f"{stem}.log", audit)
+
+    job = render(f"{n}.{KEEP_TOOL}")
+    job.prepare = Job(n, KEEP_TOOL, [*redact, "analyse", src, "--out", str(analysis), "--keep-person",
+                                     f"keep={vid.parent / f'{n}_refs'}", "--quiet", *config],
+                      analysis / "analysis.json", out / f"{n}.{KEEP_TOOL}.analyse.log")
+    job.again = render(f"{n}.{KEEP_TOOL}.render2")
+    return job
 
 
 # ----------------------------------------------------------------------------- memory sampling
@@ -461,6 +539,31 @@ def execute(job: Job, timeout: float, interval: float) -> Row:
     return row
 
 
+def execute_keep(job: Job, video: Path, timeout: float, interval: float) -> Row:
+    """Keep mode: analyse, render, render again, each run and timed alone.  The row is analyse + the first
+    render (wall times added, memory peaks the larger); the second render is timed on its own in row.keep."""
+    first = execute(job.prepare, timeout, interval)
+    if first.error:
+        first.error = f"analyse: {first.error}"
+        return first
+    warm_cache(video)
+    row = execute(job, timeout, interval)
+    row.keep = KeepStats(analyse_s=first.seconds, render_s=row.seconds,
+                         analysis_timings=json_timings(job.prepare.output))
+    row.cmd = f"{first.cmd} && {row.cmd}"
+    row.seconds = None if row.seconds is None else first.seconds + row.seconds
+    row.peak_rss_mib = larger(first.peak_rss_mib, row.peak_rss_mib)
+    row.tree_peak_mib = larger(first.tree_peak_mib, row.tree_peak_mib)
+    if row.rc != 0:
+        return row
+    warm_cache(video)
+    again = execute(job.again, timeout, interval)
+    row.keep.render2_s, row.keep.render2_error = again.seconds, again.error
+    if again.rc == 0:
+        row.keep.render2_timings = audit_timings(job.again.audit)
+    return row
+
+
 # ----------------------------------------------------------------------------- scoring, verify
 
 
@@ -468,7 +571,7 @@ def score(job: Job, row: Row, video: Path, bench: Path, dump_instances: bool) ->
     """Run score.py on one output; fills row.metrics / row.error, returns the full JSON."""
     sj = job.output.with_suffix(".score.json")
     cmd = [sys.executable, str(bench / "score.py"), "--input", str(video), "--gt", str(video.with_suffix(".gt.json")),
-           "--output", str(job.output), "--json", str(sj), "--seconds", "%.3f" % row.seconds]
+           "--output", str(job.output), "--json", str(sj), "--seconds", f"{row.seconds:.3f}"]
     if dump_instances:
         cmd.append("--dump-instances")
     slog = job.output.with_suffix(".score.log")
@@ -552,19 +655,41 @@ def read_audit_regions(path: Path) -> tuple[dict, dict[int, list[list[float]]]]:
     return header, regions
 
 
-def audit_timings(path: Path) -> dict[str, float] | None:
-    """Seconds per stage from the `timings` of the audit log's summary record (its last line).
+def numeric_timings(timings: object) -> dict[str, float] | None:
+    """Only the numeric entries of a `timings` dict, so a key added later (or a nested one) cannot break a table."""
+    if not isinstance(timings, dict):
+        return None
+    return {k: float(v) for k, v in timings.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
-    Only numeric entries are kept, so a key added later (or a nested one) cannot break the table."""
+
+def audit_timings(path: Path) -> dict[str, float] | None:
+    """Seconds per stage from the `timings` of the audit log's summary record (its last line)."""
     try:
         lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
         rec = json.loads(lines[-1]) if lines else {}
     except (OSError, ValueError):
         return None
-    timings = rec.get("timings") if rec.get("type") == "summary" else None
-    if not isinstance(timings, dict):
+    return numeric_timings(rec.get("timings") if rec.get("type") == "summary" else None)
+
+
+def json_timings(path: Path) -> dict[str, float] | None:
+    """The `timings` of a JSON file (redact analyse's analysis.json: `identify` is the identity scoring)."""
+    try:
+        return numeric_timings(json.loads(path.read_text()).get("timings"))
+    except (OSError, ValueError, AttributeError):
         return None
-    return {k: float(v) for k, v in timings.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def detection_stages(timings: dict[str, float] | None) -> list[str]:
+    """The keys of a timings dict that only a detection pass has (`detect`, `detect.0.centerface`, `analyse`...)."""
+    return sorted(k for k in timings or {} if k.split(".")[0] in DETECTION_STAGES)
+
+
+def gt_face_boxes(gt_path: Path) -> dict[tuple[int, str], list[float]]:
+    """(frame, id) -> box [x1,y1,x2,y2] of every GT face: score.py's instance records carry no box."""
+    gt = json.loads(gt_path.read_text())
+    return {(fr["frame"], e["id"]): e["box"] for fr in gt["frames"] for e in fr.get("faces", [])
+            if e.get("kind", "face") == "face"}
 
 
 def audit_check(full_score: dict, gt_path: Path, audit_path: Path) -> dict:
@@ -572,12 +697,10 @@ def audit_check(full_score: dict, gt_path: Path, audit_path: Path) -> dict:
 
     score.py's per-instance records ("instances", with --dump-instances) carry frame, id, role and
     leaked but no box, so the box comes from the GT by (frame, id)."""
-    gt = json.loads(gt_path.read_text())
-    boxes = {(fr["frame"], e["id"]): e["box"] for fr in gt["frames"] for e in fr.get("faces", [])
-             if e.get("kind", "face") == "face"}
+    boxes = gt_face_boxes(gt_path)
     header, regions = read_audit_regions(audit_path)
-    res = dict(redacted=0, accounted=0, covered_half=0, audit_frames=len(regions),
-               encode=header.get("config", {}).get("encode"), config_sha256=header.get("config_sha256"))
+    res = {"redacted": 0, "accounted": 0, "covered_half": 0, "audit_frames": len(regions),
+           "encode": header.get("config", {}).get("encode"), "config_sha256": header.get("config_sha256")}
     for r in full_score.get("instances", []):
         if r.get("role") == "keep" or "leaked" not in r or r["leaked"]:
             continue
@@ -590,6 +713,44 @@ def audit_check(full_score: dict, gt_path: Path, audit_path: Path) -> dict:
         if overlaps and max(overlaps) >= 0.5 * area:
             res["covered_half"] += 1
     return res
+
+
+# ----------------------------------------------------------------------------- keep mode vs the plain run
+
+
+def big_keep_visible(instances: list[dict], boxes: dict[tuple[int, str], list[float]],
+                     min_h: float = KEEP_MIN_H) -> tuple[int, int]:
+    """(visible, scored) keep instances whose GT box is at least `min_h` px tall (y2 - y1)."""
+    keep = [(r, boxes[(r["frame"], r["id"])]) for r in instances if r.get("role") == "keep" and "visible" in r]
+    big = [r for r, b in keep if b[3] - b[1] >= min_h]
+    return sum(bool(r["visible"]) for r in big), len(big)
+
+
+def leaked_victims(instances: list[dict]) -> set[tuple[int, str]]:
+    """(frame, id) of the victim instances score.py calls leaked."""
+    return {(r["frame"], r["id"]) for r in instances if r.get("role") != "keep" and r.get("leaked")}
+
+
+def raised_buckets(keep: dict, plain: dict) -> list[str]:
+    """Face-height buckets whose victim leak rate is higher in `keep`'s score.py metrics than in `plain`'s."""
+    rates = [(b, keep["leak_by_bucket"][b]["leak_rate"], plain["leak_by_bucket"][b]["leak_rate"]) for b in BUCKETS]
+    return [b for b, k, p in rates if k is not None and p is not None and k > p]
+
+
+def compare_keep(rows: list[Row], dumps: dict[tuple[str, str], list[dict]], by_video: dict[str, Path]) -> None:
+    """Fill each scored keep row's share of big keep faces visible and, where the plain redact run of the
+    same video was scored too, the victims it left visible that the plain run redacted and the raised buckets."""
+    plain = {r.video: r for r in rows if r.tool == "redact" and r.metrics}
+    for r in rows:
+        inst = dumps.get((r.video, KEEP_TOOL))
+        if r.tool != KEEP_TOOL or r.keep is None or inst is None:
+            continue
+        boxes = gt_face_boxes(by_video[r.video].with_suffix(".gt.json"))
+        r.keep.big_visible, r.keep.big_n = big_keep_visible(inst, boxes)
+        base = dumps.get((r.video, "redact"))
+        if base is not None and r.video in plain:
+            r.keep.victims_kept = len(leaked_victims(inst) - leaked_victims(base))
+            r.keep.raised = raised_buckets(r.metrics, plain[r.video].metrics)
 
 
 # ----------------------------------------------------------------------------- speed ratios and totals
@@ -684,7 +845,18 @@ def total_row(tool: str, rows: list[Row], reenc: dict[str, Row], base: dict[str,
     timed = [r.timings for r in rows if r.timings]
     if timed:
         t.timings = {k: sum(tm.get(k, 0.0) for tm in timed) for k in sorted({k for tm in timed for k in tm})}
+    t.keep = total_keep(ok)
     return t
+
+
+def total_keep(ok: list[Row]) -> KeepStats | None:
+    """Keep counts summed over the scored videos; victims kept only when every one of them was compared."""
+    ks = [r.keep for r in ok if r.keep]
+    if not ks:
+        return None
+    kept = [k.victims_kept for k in ks]
+    return KeepStats(big_visible=sum(k.big_visible or 0 for k in ks), big_n=sum(k.big_n or 0 for k in ks),
+                     victims_kept=None if None in kept else sum(kept))
 
 
 def encode_notes(rows: list[Row], preset: str, crf: int) -> list[str]:
@@ -733,14 +905,25 @@ def marks_cell(r: Row) -> str:
     return " / ".join(f"{k[0].upper()} {pct(kinds[k]['leak_rate'])}" for k in MARK_KINDS if k in kinds)
 
 
+def big_keep_cell(r: Row) -> str:
+    k = r.keep
+    return "-" if k is None or not k.big_n else f"{pct(k.big_visible / k.big_n)} ({k.big_visible}/{k.big_n})"
+
+
+def victims_kept_cell(r: Row) -> str:
+    if r.keep is None:
+        return "-"
+    return "n/a" if r.keep.victims_kept is None else str(r.keep.victims_kept)
+
+
 def audit_cell(r: Row) -> str:
     a = r.audit
     if not a:
         return "-"
     if not a["redacted"]:
         return "n/a (0 redacted)"
-    return "%.1f (%d/%d; >=half of box: %.1f)" % (100 * a["accounted"] / a["redacted"], a["accounted"], a["redacted"],
-                                                   100 * a["covered_half"] / a["redacted"])
+    n = a["redacted"]
+    return f"{100 * a['accounted'] / n:.1f} ({a['accounted']}/{n}; >=half of box: {100 * a['covered_half'] / n:.1f})"
 
 
 @dataclass(frozen=True)
@@ -757,6 +940,7 @@ def _bucket(b: str) -> Column:
     return Column(b, lambda r: pct(r.metrics["leak_by_bucket"][b]["leak_rate"]))
 
 
+KEEP_BIG = f"keep visible >={KEEP_MIN_H} px %"
 COLUMNS = {c.title: c for c in [
     Column("video", lambda r: r.video, scored=False),
     Column("tool", lambda r: r.label, scored=False),
@@ -766,7 +950,8 @@ COLUMNS = {c.title: c for c in [
     Column("longest leak run (frames)", lambda r: str(r.metrics["longest_leak_run"]["annotated_frames"])),
     Column("over-red. %", lambda r: pct(r.metrics["over_redaction_frac"])),
     Column("keep visible %", lambda r: pct(r.metrics["keep_visible_frac"])),
-    Column("victims kept", lambda r: "-"),  # filled when score.py reports victims left visible on purpose
+    Column(KEEP_BIG, big_keep_cell),
+    Column("victims kept", victims_kept_cell),
     Column("text / plate leak %", marks_cell),
     Column("checks", checks_cell),
     Column("fps", lambda r: num((r.metrics.get("throughput") or {}).get("fps"))),
@@ -781,17 +966,19 @@ COLUMNS = {c.title: c for c in [
 ]}
 
 FULL_COLUMNS = ["video", "tool", "leak %", *BUCKETS, "frames w/ leak %", "longest leak run (frames)", "over-red. %",
-                "keep visible %", "victims kept", "text / plate leak %", "checks", "fps", "wall s", "x re-encode",
-                "x faster than deface (defaults)", "peak RSS MiB", "largest process MiB",
+                "keep visible %", KEEP_BIG, "victims kept", "text / plate leak %", "checks", "fps", "wall s",
+                "x re-encode", "x faster than deface (defaults)", "peak RSS MiB", "largest process MiB",
                 "audit accounts for % of redacted"]
 SUMMARY_COLUMNS = ["tool", "leak %", *BUCKETS, "frames w/ leak %", "longest leak run (frames)", "over-red. %",
-                   "keep visible %", "victims kept", "checks", "fps", "wall s", "x re-encode",
+                   "keep visible %", KEEP_BIG, "victims kept", "checks", "fps", "wall s", "x re-encode",
                    "x faster than deface (defaults)", "min per-video x deface", "peak RSS MiB"]
 
 LEGEND = """Columns -> score.py JSON keys: leak % = `leak_rate`; <24 .. >96 = `leak_by_bucket[b].leak_rate` (face
 height px); longest leak run = `longest_leak_run.annotated_frames`; frames w/ leak = `frames_with_any_leak_frac`;
-over-red. = `over_redaction_frac`; keep visible = `keep_visible_frac`; victims kept = victims left visible on purpose:
-not measured yet (score.py has no such count; the column waits for the keep-people issue); text / plate =
+over-red. = `over_redaction_frac`; keep visible = `keep_visible_frac`; keep visible >=48 px = share of the keep
+instances (`instances[]` with role keep, `visible`) whose GT box (by frame and id) is >= 48 px tall (y2 - y1);
+victims kept (keep mode only) = victim instances `leaked` in this output but not in the plain redact run of the same
+video (n/a: no scored plain run; TOTAL: n/a unless every video was compared); text / plate =
 `leak_by_kind.{text,plate}.leak_rate`;
 checks = failing ones of `checks.{frame_count_match,resolution_match,fps_match,audio_kept}` (together `checks.ok`)
 and `checks.metadata_stripped` (not part of `checks.ok`); fps = `throughput.fps` (input frames / tool wall time).
@@ -805,7 +992,9 @@ longest run and RSS = max; wall = sum over the scored videos; x re-encode and x 
 videos both tools ran on; min per-video x deface = the smallest per-video ratio. Audit: victim instances the scorer
 calls redacted (`instances[].leaked` false) whose frame has an audit region intersecting the GT box (>=half of box: a
 region covers at least half of the GT box). verify suspects = length of the `suspects` list in the report of
-`redact verify OUT --against IN` (untimed; n/a: redact has no verify command)."""
+`redact verify OUT --against IN` (untimed; n/a: redact has no verify command). Keep mode (redact_keep): wall time and
+memory = `redact analyse` + the first `redact render` from its analysis; its scores, audit and stage timings are
+those of that render."""
 
 
 def row_cells(r: Row, columns: list[Column]) -> list[str]:
@@ -840,6 +1029,54 @@ def stage_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def keep_table(rows: list[Row]) -> str:
+    """Keep mode against the plain redact run, per video: what keeping cost the victims, bucket by bucket."""
+    keep = [r for r in rows if r.tool == KEEP_TOOL]
+    plain = {r.video: r for r in rows if r.tool == "redact" and r.metrics}
+
+    def rates(m: dict | None) -> list[str]:
+        return [pct(m["leak_by_bucket"][b]["leak_rate"]) if m else "-" for b in BUCKETS]
+
+    lines = ["| video | keep visible % | " + KEEP_BIG + " | victims kept | "
+             + " | ".join(f"{b} plain -> keep" for b in BUCKETS) + " | buckets raised |", "|" + "---|" * 9]
+    for r in keep:
+        if not r.metrics:
+            lines.append(f"| {r.video} | ERROR: {r.error or 'not scored'} |" + " |" * 7)
+            continue
+        base = plain[r.video].metrics if r.video in plain else None
+        pairs = [f"{p} -> {k}" for p, k in zip(rates(base), rates(r.metrics))]
+        raised = "n/a" if r.keep.raised is None else (", ".join(r.keep.raised) or "none")
+        lines.append(f"| {r.video} | {pct(r.metrics['keep_visible_frac'])} | {big_keep_cell(r)} | "
+                     f"{victims_kept_cell(r)} | " + " | ".join(pairs) + f" | {raised} |")
+    return "\n".join(lines)
+
+
+def render_twice_table(rows: list[Row]) -> str:
+    """Keep mode's analyse once, render twice, per video, beside the plain `redact run` (which detects)."""
+    plain = successful(rows, "redact")
+    head = "video | analyse s | of which identify s | render 1 s | render 2 s | detection stages in renders | redact run s"
+    lines = [f"| {head} |", "|" + "---|" * 7]
+    for r in (r for r in rows if r.tool == KEEP_TOOL):
+        k = r.keep
+        if k is None:  # analyse failed
+            lines.append(f"| {r.video} | ERROR: {r.error} |" + " |" * 5)
+            continue
+        identify = (k.analysis_timings or {}).get("identify")
+        render2 = num(k.render2_s, "%.2f") + (f" (ERROR: {k.render2_error})" if k.render2_error else "")
+        run_s = plain[r.video].seconds if r.video in plain else None
+        lines.append(f"| {r.video} | {num(k.analyse_s, '%.2f')} | {num(identify, '%.2f')} | {num(k.render_s, '%.2f')} "
+                     f"| {render2} | {detection_cell(r)} | {num(run_s, '%.2f')} |")
+    return "\n".join(lines)
+
+
+def detection_cell(r: Row) -> str:
+    """The detection stages found in either render's summary timings ("none"), or "-" when one was not read."""
+    if r.timings is None or r.keep is None or r.keep.render2_timings is None:
+        return "-"
+    found = sorted(set(detection_stages(r.timings)) | set(detection_stages(r.keep.render2_timings)))
+    return ", ".join(found) or "none"
+
+
 # ----------------------------------------------------------------------------- targets
 
 
@@ -848,7 +1085,7 @@ Judge = Callable[["Row", "list[Row]"], "tuple[bool | None, str]"]
 
 @dataclass(frozen=True)
 class Target:
-    """One target of issue 3, judged on redact's TOTAL row and its per-video rows.
+    """One target of an issue, judged on a tool's TOTAL row and its per-video rows.
     `judge` returns (met, the measured value as text); met is None when it cannot be judged."""
 
     text: str
@@ -926,12 +1163,53 @@ TARGETS = [
 ]
 
 
-def target_lines(total: Row | None, rows: list[Row]) -> list[str]:
-    """One "- **PASS**/**FAIL**/n/a target: measured" line per target, for redact."""
+def _no_victims_kept(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    compared = [r for r in rows if r.keep and r.keep.victims_kept is not None and r.keep.raised is not None]
+    if not compared:
+        return None, "no video with both redact and redact_keep scored"
+    kept = sum(r.keep.victims_kept for r in compared)
+    raised = "; ".join(f"{r.video} {', '.join(r.keep.raised)}" for r in compared if r.keep.raised)
+    detail = (f"{kept} victim instance(s) leaked only in keep mode; buckets raised: {raised or 'none'}; "
+              f"compared on {len(compared)} of {len(rows)} videos")
+    return kept == 0 and not raised and len(compared) == len(rows), detail
+
+
+def _big_keeps_visible(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    judged = [r for r in rows if r.keep and r.keep.big_n]
+    if not judged:
+        return None, f"no keep instance >= {KEEP_MIN_H} px scored"
+    worst = min(judged, key=lambda r: r.keep.big_visible / r.keep.big_n)
+    return (worst.keep.big_visible >= 0.9 * worst.keep.big_n,
+            f"total {big_keep_cell(total)}; worst video {worst.video} {big_keep_cell(worst)}")
+
+
+def _no_second_detection(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    read = [r for r in rows if detection_cell(r) != "-"]
+    if not read:
+        return None, "no render summary timings read"
+    found = [f"{r.video}: {detection_cell(r)}" for r in read if detection_cell(r) != "none"]
+    analyse = sum(r.keep.analyse_s for r in read)
+    renders = sum(r.keep.render_s + r.keep.render2_s for r in read)
+    detail = (f"detection stages in the render summaries: {'; '.join(found) or 'none'} (on {len(read)} of "
+              f"{len(rows)} videos); analyse {analyse:.2f} s once, 2 renders {renders:.2f} s")
+    return not found and len(read) == len(rows), detail
+
+
+KEEP_TARGETS = [
+    Target("keep mode ran and was scored on every video", _all_ran),
+    Target("0 victim instances kept visible (no bucket's leak rate above the plain redact run)", _no_victims_kept),
+    Target(f"keep faces >= {KEEP_MIN_H} px visible in >= 90 % of their instances on each video", _big_keeps_visible),
+    Target("analyse once, render twice: no detection pass in either render", _no_second_detection),
+]
+
+
+def target_lines(total: Row | None, rows: list[Row], targets: list[Target] = TARGETS,
+                 title: str = "redact") -> list[str]:
+    """One "- **PASS**/**FAIL**/n/a target: measured" line per target, for the tool of `rows`."""
     if total is None:
-        return ["Targets: not judged (redact did not run)."]
-    lines = ["Targets (redact):", ""]
-    for t in TARGETS:
+        return [f"Targets ({title}): not judged (it did not run)."]
+    lines = [f"Targets ({title}):", ""]
+    for t in targets:
         met, detail = t.judge(total, rows)
         verdict = "n/a" if met is None else ("**PASS**" if met else "**FAIL**")
         lines.append(f"- {verdict} {t.text}: {detail}")
@@ -961,7 +1239,10 @@ def run_all(jobs: list[Job], by_video: dict[str, Path], args: argparse.Namespace
     for i, job in enumerate(jobs, 1):
         print(f"[{i}/{len(jobs)}] {job.video} {job.tool} ...", end=" ", file=sys.stderr, flush=True)
         warm_cache(by_video[job.video])
-        row = execute(job, args.timeout, args.rss_interval)
+        if job.prepare is None:
+            row = execute(job, args.timeout, args.rss_interval)
+        else:
+            row = execute_keep(job, by_video[job.video], args.timeout, args.rss_interval)
         print(f"{num(row.seconds, '%.2f')} s, {num(row.peak_mib, '%.0f')} MiB"
               + (f"  ERROR {row.error}" if row.error else ""), file=sys.stderr, flush=True)
         if job.audit is not None and row.rc == 0:
@@ -970,15 +1251,27 @@ def run_all(jobs: list[Job], by_video: dict[str, Path], args: argparse.Namespace
     return rows
 
 
+def delete_outputs(job: Job) -> None:
+    """The output videos of a job (keep mode: both renders); logs, scores and the analysis stay."""
+    for j in (job, job.again):
+        if j is not None:
+            j.output.unlink(missing_ok=True)
+
+
 def score_all(jobs: list[Job], rows: list[Row], by_video: dict[str, Path], args: argparse.Namespace) -> None:
     """Score every output that was written (untimed, several at a time), check redact's audit logs,
     optionally run redact's self-check, and delete the outputs unless asked to keep them."""
+
+    dumps: dict[tuple[str, str], list[dict]] = {}  # (video, tool) -> score.py's instances, for keep mode
 
     def score_one(pair: tuple[Job, Row]) -> None:
         job, row = pair
         video = by_video[job.video]
         want_audit = job.audit is not None and args.audit_check
-        full = score(job, row, video, args.bench, dump_instances=want_audit)
+        want_dump = args.keep and job.tool in ("redact", KEEP_TOOL)
+        full = score(job, row, video, args.bench, dump_instances=want_audit or want_dump)
+        if full is not None and want_dump:
+            dumps[(job.video, job.tool)] = full.get("instances", [])
         if full is not None and want_audit:
             try:
                 row.audit = audit_check(full, video.with_suffix(".gt.json"), job.audit)
@@ -987,15 +1280,16 @@ def score_all(jobs: list[Job], rows: list[Row], by_video: dict[str, Path], args:
         if args.verify and job.tool == "redact":
             row.verify = verify_output(job, video, shlex.split(args.verify_args), args.timeout)
         if not args.keep_outputs:
-            job.output.unlink(missing_ok=True)
+            delete_outputs(job)
 
     todo = [p for p in zip(jobs, rows) if not p[1].error]
     print(f"scoring {len(todo)} outputs ({args.score_jobs} at a time) ...", file=sys.stderr, flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.score_jobs)) as ex:
         list(ex.map(score_one, todo))
+    compare_keep(rows, dumps, by_video)
     if not args.keep_outputs:  # partial outputs of failed runs
         for job in jobs:
-            job.output.unlink(missing_ok=True)
+            delete_outputs(job)
 
 
 def report(rows: list[Row], totals: list[Row], notes: list[str], verify: bool) -> list[str]:
@@ -1003,16 +1297,31 @@ def report(rows: list[Row], totals: list[Row], notes: list[str], verify: bool) -
     extra = ["verify suspects"] if verify else []
     redact_total = next((t for t in totals if t.tool == "redact"), None)
     redact_rows = [r for r in rows if r.tool == "redact"]
+    keep_rows = [r for r in rows if r.tool == KEEP_TOOL]
+    keep_total = next((t for t in totals if t.tool == KEEP_TOOL), None)
+    keep_targets = target_lines(keep_total, keep_rows, KEEP_TARGETS, "issue 4, redact keep mode") if keep_rows else []
     return [
         "## Summary",
         markdown_table(totals, SUMMARY_COLUMNS + extra),
         "\n".join(target_lines(redact_total, redact_rows)),
+        *(["\n".join(keep_targets)] if keep_targets else []),
         "## Full table",
         markdown_table(rows + totals, FULL_COLUMNS + extra),
         LEGEND,
         "## redact stage timings (s, from the audit log's summary record)",
         stage_table(redact_rows + ([redact_total] if redact_total and redact_total.timings else [])),
+        *(keep_sections(rows) if keep_rows else []),
         *(f"NOTE: {n}" for n in notes),
+    ]
+
+
+def keep_sections(rows: list[Row]) -> list[str]:
+    """Keep mode's two tables, with their headings."""
+    return [
+        "## Keep mode vs plain redact (the video's NAME_refs kept; leak % per face-height bucket, px)",
+        keep_table(rows),
+        "## Analyse once, render twice (keep mode; s, wall times and analysis.json `timings.identify`)",
+        render_twice_table(rows),
     ]
 
 

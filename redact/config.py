@@ -124,6 +124,10 @@ class IdentityConfig:
 
     threshold: float = 0.945
     """A sample matches a person at this cosine similarity or more."""
+    confirm: float = 0.92
+    """Inside a kept track, a sample at this similarity or more confirms it is still that person."""
+    distinct: float = 0.90
+    """``--only-redact``: a face counts as none of the listed people only below this similarity."""
     margin: float = 0.02
     """The best person's median must beat the runner-up's by this much (keep mode)."""
     min_samples: int = 3
@@ -333,6 +337,8 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (RenderConfig, "extend_before"): (0, 100000),
     (RenderConfig, "extend_after"): (0, 100000),
     (IdentityConfig, "threshold"): (0.5, 1.0),
+    (IdentityConfig, "confirm"): (0.5, 1.0),
+    (IdentityConfig, "distinct"): (0.5, 1.0),
     (IdentityConfig, "margin"): (0.0, 0.5),
     (IdentityConfig, "min_samples"): (1, 10000),
     (IdentityConfig, "agree"): (0.5, 1.0),
@@ -355,6 +361,8 @@ def _check_ranges(obj: Any, path: str) -> None:
             raise ConfigError(f"{where}: {value} is outside [{bounds[0]}, {bounds[1]}]")
     if isinstance(obj, RenderConfig) and (len(obj.color) != 3 or not all(0 <= c <= 255 for c in obj.color)):
         raise ConfigError(f"{path}.color: expected three values 0-255 (B, G, R)")
+    if isinstance(obj, IdentityConfig) and not obj.distinct <= obj.confirm <= obj.threshold:
+        raise ConfigError(f"{path}: expected distinct <= confirm <= threshold (a looser rule would keep more than it should)")
     if isinstance(obj, DetectConfig) and not obj.detectors:
         raise ConfigError(f"{path}.detectors: at least one detector is required")
     if isinstance(obj, Config):

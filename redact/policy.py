@@ -7,13 +7,14 @@ fails closed:
 * keep mode (``--keep``): a track is kept only when enough usable samples
   exist, the median similarity to one person clears the threshold, most
   samples agree, and that person beats the runner-up by a margin.  Even then
-  the face is shown only between two consecutive samples that both matched
-  (at most ``max_bridge`` frames apart): a part of the track that was not
-  confirmed (too small, blurred, turned, or a different person after two
-  people crossed) stays redacted.
+  the face is shown only between two consecutive samples that both confirm
+  it (``confirm``, at most ``max_bridge`` frames apart): a part of the track
+  that was not confirmed (too small, blurred, turned, or a different person
+  after two people crossed) stays redacted.
 * only-redact mode (``--only-redact``): a track is left visible only when it
-  is confidently *none* of the listed people, and again only between two
-  consecutive samples that confirmed it; anything unscorable is redacted.
+  is confidently *none* of the listed people (below ``distinct``, well under
+  the keep threshold), and again only between two consecutive samples that
+  confirmed it; anything unscorable is redacted.
 
 Operator overrides (``decisions.yaml``) win over both, and say so in the
 audit log.
@@ -105,9 +106,13 @@ def _keep_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig
         return Decision(track_id, Action.REDACT, REASON_INCONSISTENT, label=label, score=best)
     if len(ranked) > 1 and best - ranked[1][0] < cfg.margin:
         return Decision(track_id, Action.REDACT, REASON_AMBIGUOUS, label=label, score=best)
-    confirmed = [s.usable and s.scores[label] >= cfg.threshold for s in samples]
+    confirmed = [s.usable and s.scores[label] >= cfg.confirm and _best(s) == label for s in samples]
     visible = _bracketed(samples, confirmed, cfg.max_bridge)
     return Decision(track_id, Action.KEEP, REASON_MATCHED, label=label, score=best, visible=visible)
+
+
+def _best(sample: IdentitySample) -> str:
+    return max(sample.scores, key=sample.scores.__getitem__)
 
 
 def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision:
@@ -116,10 +121,10 @@ def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: Identit
     usable = [s for s in samples if s.usable]
     ranked = _medians(usable)
     best, label = ranked[0]
-    matching = sum(max(s.scores.values()) >= cfg.threshold for s in usable) / len(usable)
-    if best >= cfg.threshold - cfg.margin or matching > 1 - cfg.agree:
+    matching = sum(max(s.scores.values()) >= cfg.distinct for s in usable) / len(usable)
+    if best >= cfg.distinct or matching > 1 - cfg.agree:
         return Decision(track_id, Action.REDACT, REASON_MATCHED, label=label, score=best)
-    confirmed = [s.usable and max(s.scores.values()) < cfg.threshold for s in samples]
+    confirmed = [s.usable and max(s.scores.values()) < cfg.distinct for s in samples]
     visible = _bracketed(samples, confirmed, cfg.max_bridge)
     return Decision(track_id, Action.KEEP, REASON_NOT_LISTED, label=label, score=best, visible=visible)
 

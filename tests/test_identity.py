@@ -294,3 +294,10 @@ def test_only_redact_mode_redacts_anything_close_to_a_listed_person():
     d = _one(_samples([{"a": 0.80}] * 10), mode="only-redact")
     assert d.action is Action.KEEP and d.reason == "not-listed"
     assert _one(_samples([{"a": 0.80}] * 10, usable=False), mode="only-redact").action is Action.REDACT
+
+
+def test_a_true_match_hovering_near_the_threshold_stays_shown_until_a_swap():
+    # Infrared footage: the kept person scores 0.93-0.96 (median above the threshold), then a swap.
+    scores = [0.955, 0.94, 0.95, 0.93, 0.948, 0.952, 0.935, 0.95, 0.946, 0.95, 0.951, 0.949] + [0.86, 0.84]
+    d = _one(_samples([{"a": v} for v in scores]))
+    assert d.action is Action.KEEP and d.visible == ((0, 55),)
