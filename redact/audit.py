@@ -79,19 +79,8 @@ class AuditLog:
 
     def decision(self, d: Decision, first: int, last: int, detections: int, kind: str) -> None:
         self.write(
-            {
-                "type": "decision",
-                "track": d.track_id,
-                "kind": kind,
-                "action": d.action.value,
-                "reason": d.reason,
-                "label": d.label,
-                "score": None if d.score is None else round(d.score, 4),
-                "visible": [list(r) for r in d.visible],
-                "first_frame": first,
-                "last_frame": last,
-                "detections": detections,
-            }
+            {"type": "decision", **d.to_json(), "kind": kind, "first_frame": first, "last_frame": last,
+             "detections": detections}
         )
 
     def frame(

@@ -78,27 +78,23 @@ def decide(
     return out
 
 
-def _unusable(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision | None:
+def _scored(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig):
+    """A redact Decision when the track cannot be scored, else (usable samples, best median, its label, ranking)."""
     usable = [s for s in samples if s.usable]
     if not usable:
         big = any(s.height >= cfg.min_face for s in samples)
         return Decision(track_id, Action.REDACT, REASON_UNSCORABLE if big else REASON_BELOW_SIZE)
     if len(usable) < cfg.min_samples:
         return Decision(track_id, Action.REDACT, REASON_FEW)
-    return None
-
-
-def _medians(usable: list[IdentitySample]) -> list[tuple[float, str]]:
-    labels = usable[0].scores.keys()
-    return sorted(((statistics.median(s.scores[k] for s in usable), k) for k in labels), reverse=True)
+    ranked = sorted(((statistics.median(s.scores[k] for s in usable), k) for k in usable[0].scores), reverse=True)
+    return usable, ranked[0][0], ranked[0][1], ranked
 
 
 def _keep_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision:
-    if (d := _unusable(track_id, samples, cfg)) is not None:
-        return d
-    usable = [s for s in samples if s.usable]
-    ranked = _medians(usable)
-    best, label = ranked[0]
+    scored = _scored(track_id, samples, cfg)
+    if isinstance(scored, Decision):
+        return scored
+    usable, best, label, ranked = scored
     if best < cfg.threshold:
         return Decision(track_id, Action.REDACT, REASON_UNKNOWN, score=best)
     share = sum(s.scores[label] >= cfg.threshold for s in usable) / len(usable)
@@ -116,11 +112,10 @@ def _best(sample: IdentitySample) -> str:
 
 
 def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision:
-    if (d := _unusable(track_id, samples, cfg)) is not None:
-        return d
-    usable = [s for s in samples if s.usable]
-    ranked = _medians(usable)
-    best, label = ranked[0]
+    scored = _scored(track_id, samples, cfg)
+    if isinstance(scored, Decision):
+        return scored
+    usable, best, label, _ = scored
     matching = sum(max(s.scores.values()) >= cfg.distinct for s in usable) / len(usable)
     if best >= cfg.distinct or matching > 1 - cfg.agree:
         return Decision(track_id, Action.REDACT, REASON_MATCHED, label=label, score=best)
