@@ -38,6 +38,8 @@ class DetectorConfig:
     """Run on every N-th frame; the tracker and gap filling cover the frames between."""
     preprocess: Literal["none", "clahe"] = "none"
     """``clahe`` equalises contrast locally before the model (night, infrared, underexposed footage)."""
+    classes: list[str] = field(default_factory=list)
+    """Only for plug-ins that find several classes (``nudenet``): the ones to redact; empty = its default set."""
 
 
 def _default_detectors() -> list[DetectorConfig]:
@@ -96,6 +98,20 @@ class TrackConfig:
 
 
 @dataclass
+class KindStyle:
+    """How one kind of identifying mark other than a face is painted out."""
+
+    style: Literal["fill", "solid", "pixelate", "blur"] = "solid"
+    """solid by default: pixelated or blurred text can be read back (Depix; Hill et al. 2016)."""
+    shape: Literal["ellipse", "box"] = "box"
+    """Text, plates and bodies are boxes; an ellipse would leave their corners."""
+    padding: float = 0.2
+    """Grow every box by this fraction of its width/height on each side."""
+    color: list[int] = field(default_factory=lambda: [0, 0, 0])
+    """BGR colour of the ``solid`` style."""
+
+
+@dataclass
 class RenderConfig:
     style: Literal["fill", "solid", "pixelate", "blur"] = "fill"
     """fill: flat colour from pixels around the region (irreversible, default);
@@ -110,6 +126,107 @@ class RenderConfig:
     """Frames to cover after a track's last detection."""
     color: list[int] = field(default_factory=lambda: [0, 0, 0])
     """BGR colour of the ``solid`` style."""
+    text: KindStyle = field(default_factory=lambda: KindStyle(padding=0.25))
+    """Text, badges and ID numbers (``text`` detections)."""
+    plate: KindStyle = field(default_factory=lambda: KindStyle(padding=0.15))
+    """Licence plates (``plate`` detections)."""
+    body: KindStyle = field(default_factory=lambda: KindStyle(padding=0.1))
+    """Exposed bodies (``body`` detections)."""
+    region: KindStyle = field(default_factory=lambda: KindStyle(padding=0.1))
+    """Operator-marked regions (``regions.redact``); whole-frame spans ignore padding."""
+
+    def kind_style(self, kind: str) -> KindStyle:
+        """The style of a kind: faces and heads use the top-level keys, marks their own section."""
+        if kind in ("text", "plate", "body", "region"):
+            return getattr(self, kind)
+        return KindStyle(self.style, self.shape, self.padding, self.color)
+
+
+@dataclass
+class MarkedRegion:
+    """An area the operator marks: followed by a tracker from time ``t``, or fixed over a time span.
+
+    Coordinates are pixels of the upright frame.  Omit the box (x, y, w, h)
+    to black out the whole frame over ``start``-``end``.
+    """
+
+    label: str = "region"
+    """Free text recorded in the audit log (``tattoo``, ``scar``, ``name on wall``)."""
+    mode: Literal["track", "static"] = "track"
+    """track: follow the box forwards and backwards from ``t`` until lost; static: keep it in place."""
+    t: float | None = None
+    """Seconds into the video where the box is given (``track`` mode)."""
+    x: float | None = None
+    y: float | None = None
+    w: float | None = None
+    h: float | None = None
+    start: float | None = None
+    """Start of the span in seconds (``static``: where it applies; ``track``: how far back to follow).
+    Empty = the beginning."""
+    end: float | None = None
+    """End of the span in seconds, inclusive; empty = the end of the video."""
+
+    @property
+    def whole_frame(self) -> bool:
+        return self.x is None and self.y is None and self.w is None and self.h is None
+
+
+@dataclass
+class ProtectedRegion:
+    """An area whose *text* is evidence and must stay (a body-camera timestamp overlay).
+
+    Text detections whose centre lies inside are not redacted; faces,
+    plates, bodies and operator regions always are.
+    """
+
+    label: str = "protected"
+    x: float = 0.0
+    y: float = 0.0
+    w: float = 0.0
+    h: float = 0.0
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass
+class RegionsConfig:
+    redact: list[MarkedRegion] = field(default_factory=list)
+    """Operator-marked regions to redact (``--region``); tracked or static."""
+    protect: list[ProtectedRegion] = field(default_factory=list)
+    """Areas whose text stays (``--protect``); never exempts a face."""
+    tracker: Literal["csrt", "kcf", "mil"] = "csrt"
+    """OpenCV tracker that follows a ``track`` region (csrt: slowest, most faithful)."""
+    max_seconds: float = 60.0
+    """Follow a tracked region at most this far each way from ``t``."""
+    min_overlap: float = 0.3
+    """Stop following when the tracker's box keeps less than this share of its size or confidence."""
+
+
+@dataclass
+class AudioRange:
+    start: float = 0.0
+    """Seconds, inclusive."""
+    end: float = 0.0
+    """Seconds, exclusive."""
+    action: Literal["mute", "bleep", "disguise"] = "bleep"
+    label: str = ""
+    """Free text for the audit log (``name spoken``)."""
+
+
+@dataclass
+class AudioConfig:
+    """What happens to the soundtrack: voices and spoken names identify people too."""
+
+    action: Literal["keep", "mute", "bleep", "disguise"] = "keep"
+    """Applied to the whole track; ``ranges`` add to it."""
+    ranges: list[AudioRange] = field(default_factory=list)
+    """Time ranges with their own action (``--audio-range 01:12.5-01:13.4=bleep``)."""
+    bleep_hz: float = 1000.0
+    """Frequency of the bleep tone."""
+    bleep_level: float = 0.25
+    """Amplitude of the bleep tone, as a fraction of full scale."""
+    pitch: float = 0.75
+    """Voice disguise: pitch factor (below 1 lowers the voice); duration is kept exactly."""
 
 
 @dataclass
@@ -169,6 +286,8 @@ class Config:
     render: RenderConfig = field(default_factory=RenderConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
+    regions: RegionsConfig = field(default_factory=RegionsConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -349,6 +468,12 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (IdentityConfig, "max_samples"): (1, 100000),
     (IdentityConfig, "max_bridge"): (1, 100000),
     (EncodeConfig, "crf"): (0, 51),
+    (KindStyle, "padding"): (0.0, 5.0),
+    (RegionsConfig, "max_seconds"): (0.0, 1e6),
+    (RegionsConfig, "min_overlap"): (0.0, 1.0),
+    (AudioConfig, "bleep_hz"): (50.0, 20000.0),
+    (AudioConfig, "bleep_level"): (0.0, 1.0),
+    (AudioConfig, "pitch"): (0.5, 2.0),
 }
 
 
@@ -359,8 +484,14 @@ def _check_ranges(obj: Any, path: str) -> None:
         where = f"{path}.{f.name}" if path else f.name
         if bounds and not bounds[0] <= value <= bounds[1]:
             raise ConfigError(f"{where}: {value} is outside [{bounds[0]}, {bounds[1]}]")
-    if isinstance(obj, RenderConfig) and (len(obj.color) != 3 or not all(0 <= c <= 255 for c in obj.color)):
+    if isinstance(obj, (RenderConfig, KindStyle)) and (len(obj.color) != 3 or not all(0 <= c <= 255 for c in obj.color)):
         raise ConfigError(f"{path}.color: expected three values 0-255 (B, G, R)")
+    if isinstance(obj, MarkedRegion):
+        _check_marked(obj, path)
+    if isinstance(obj, ProtectedRegion) and (obj.w <= 0 or obj.h <= 0 or obj.x < 0 or obj.y < 0):
+        raise ConfigError(f"{path}: a protected region needs x, y >= 0 and w, h > 0")
+    if isinstance(obj, (ProtectedRegion, AudioRange, MarkedRegion)):
+        _check_span(obj.start, obj.end, path, exclusive=isinstance(obj, AudioRange))
     if isinstance(obj, IdentityConfig) and not obj.distinct <= obj.confirm <= obj.threshold:
         raise ConfigError(f"{path}: expected distinct <= confirm <= threshold (a looser rule would keep more than it should)")
     if isinstance(obj, DetectConfig) and not obj.detectors:
@@ -374,3 +505,27 @@ def _check_ranges(obj: Any, path: str) -> None:
                 f"render.extend_before: {obj.render.extend_before} frames cannot cover a face first seen by a "
                 f"detector that runs every {every} frames; set it to at least {every - 1}"
             )
+
+
+def _check_marked(r: MarkedRegion, path: str) -> None:
+    box = (r.x, r.y, r.w, r.h)
+    where = path or "region"
+    if r.whole_frame:
+        if r.mode != "static" or r.start is None or r.end is None:
+            raise ConfigError(f"{where}: a region without a box blacks out the whole frame; "
+                              "it needs mode static, start and end")
+        return
+    if any(v is None for v in box):
+        raise ConfigError(f"{where}: give all of x, y, w, h (or none, for the whole frame)")
+    if r.x < 0 or r.y < 0 or r.w <= 0 or r.h <= 0:  # type: ignore[operator]
+        raise ConfigError(f"{where}: expected x, y >= 0 and w, h > 0")
+    if r.mode == "track" and (r.t is None or r.t < 0):
+        raise ConfigError(f"{where}: a tracked region needs t, the time (s) where its box is given")
+
+
+def _check_span(start: float | None, end: float | None, path: str, exclusive: bool) -> None:
+    for name, v in (("start", start), ("end", end)):
+        if v is not None and v < 0:
+            raise ConfigError(f"{path}.{name}: {v} is negative")
+    if start is not None and end is not None and (end <= start if exclusive else end < start):
+        raise ConfigError(f"{path}: end {end} is before start {start}")

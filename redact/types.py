@@ -141,6 +141,8 @@ class Track:
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     detectors: list[str] = field(default_factory=list)
+    label: str = ""
+    """What the operator called a marked region (``tattoo``); empty for detected objects."""
 
     def add(self, frame: int, box: np.ndarray, score: float, detector: str) -> None:
         self.frames.append(frame)
@@ -160,6 +162,7 @@ class Track:
         return {
             "id": self.id,
             "kind": self.kind,
+            **({"label": self.label} if self.label else {}),
             "frames": self.frames,
             "boxes": [[round(float(v), 2) for v in b] for b in self.boxes],
             "scores": [round(s, 4) for s in self.scores],
@@ -175,6 +178,7 @@ class Track:
             boxes=[np.asarray(b, np.float32) for b in d["boxes"]],
             scores=list(d["scores"]),
             detectors=list(d["detectors"]),
+            label=d.get("label", ""),
         )
 
 
