@@ -1,7 +1,9 @@
 """Encode redacted frames to H.264 and mux the original audio, nothing else.
 
 One ffmpeg process encodes the raw frames from stdin; a second, stream-copy
-pass adds the input's audio.  Everything that could identify the source besides the pixels is left
+pass adds the input's audio (or, when ``audio`` redactions are configured,
+the rewritten soundtrack from :mod:`redact.audio`, encoded to AAC).
+Everything that could identify the source besides the pixels is left
 behind: global and stream metadata, chapters, subtitle, data and cover-art
 streams, encoder version tags (``bitexact``) and x264's settings SEI.
 The file is written under a temporary name beside the output and renamed
@@ -18,13 +20,17 @@ import threading
 import uuid
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from redact.config import EncodeConfig
+from redact.config import AudioConfig, EncodeConfig
 from redact.errors import EncodeError, OutputError
 from redact.types import VideoInfo
+
+if TYPE_CHECKING:
+    from redact.audio import AudioEvent
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +76,18 @@ class VideoWriter:
         # the output exists only if the block finished without an exception
     """
 
-    def __init__(self, info: VideoInfo, output: str | Path, encode: EncodeConfig):
+    def __init__(self, info: VideoInfo, output: str | Path, encode: EncodeConfig, audio: AudioConfig | None = None):
         self.info = info
         self.output = Path(output)
         self.encode = encode
+        self.audio = audio
+        """Audio redactions (:mod:`redact.audio`); ``None`` or nothing to do copies the audio as before."""
+        self.audio_events: list[AudioEvent] = []
+        """The audio redactions applied, filled in when the output is finished."""
         self.temp = temp_path_for(self.output)
         self.scratch = temp_path_for(self.output.with_name(self.output.stem + ".video.mp4"))
+        self.audio_scratch = temp_path_for(self.output.with_name(self.output.stem + ".audio.f32"))
+        self._audio_start = 0.0
         # H.264 4:2:0 codes only even sizes: odd ones are padded by repeating
         # the last row/column (recorded in the audit header).
         self.out_width = info.width + info.width % 2
@@ -87,10 +99,14 @@ class VideoWriter:
 
     @property
     def audio_mode(self) -> str:
-        """``copy``, ``aac`` or ``none``: what happens to the first audio stream."""
+        """``copy``, ``aac``, ``processed`` (redacted, then AAC) or ``none``: what happens to the first audio stream."""
+        from redact.audio import needs_processing  # deferred: redact.audio imports this module
+
         audio = self.info.audio
         if audio is None or self.encode.audio == "drop":
             return "none"
+        if self.audio is not None and needs_processing(self.audio):
+            return "processed"
         if self.encode.audio == "aac" or audio.codec not in MP4_AUDIO_CODECS:
             return "aac"
         return "copy"
@@ -112,6 +128,13 @@ class VideoWriter:
         Remuxing (not encoding) is what drops the encoder tag: ffmpeg only
         writes one for streams it encodes.  Every metadata, chapter and
         stream not mapped here is left behind.
+
+        Processed audio is raw PCM with no timestamps of its own: its first
+        sample is stamped with the time it had in the input
+        (:func:`redact.audio.audio_start`, measured from the same container
+        origin as ``start_offset``), so it lands where the copied stream
+        would have.  ``asetpts`` does that; ``-itsoffset`` is ignored for raw
+        PCM input.
         """
         info = self.info
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
@@ -120,13 +143,19 @@ class VideoWriter:
             cmd += ["-itsoffset", f"{info.start_offset:.6f}"]
         cmd += ["-i", str(self.scratch)]
         mode = self.audio_mode
-        if mode != "none":
+        if mode == "processed":
+            assert info.audio is not None
+            cmd += ["-f", "f32le", "-ar", str(info.audio.sample_rate), "-ac", str(info.audio.channels)]
+            cmd += ["-i", str(self.audio_scratch)]
+            if self._audio_start != 0:
+                cmd += ["-filter:a", f"asetpts=PTS+{self._audio_start:.6f}/TB"]
+        elif mode != "none":
             cmd += ["-i", str(info.path)]
         cmd += ["-map", "0:v:0"] + (["-map", "1:a:0"] if mode != "none" else [])
         cmd += ["-c:v", "copy"]
         if mode == "copy":
             cmd += ["-c:a", "copy"]
-        elif mode == "aac":
+        elif mode in ("aac", "processed"):
             cmd += ["-c:a", "aac", "-b:a", self.encode.audio_bitrate, "-flags:a", "+bitexact"]
         cmd += ["-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact"]
         cmd += ["-movflags", "+faststart", "-f", "mp4", str(self.temp)]
@@ -181,11 +210,21 @@ class VideoWriter:
                 raise EncodeError(f"{self.output}: ffmpeg failed to encode ({self._error_text() or f'exit code {rc}'})")
             if self.frames_written == 0:
                 raise EncodeError(f"{self.output}: no frames were written")
+            if self.audio_mode == "processed":
+                self._process_audio()
             mux = subprocess.run(self.mux_command(), stdin=subprocess.DEVNULL, capture_output=True)
             if mux.returncode != 0:
                 lines = mux.stderr.decode(errors="replace").strip().splitlines()
                 raise EncodeError(f"{self.output}: ffmpeg failed to mux ({lines[-1] if lines else mux.returncode})")
             os.replace(self.temp, self.output)
         finally:
-            for scratch in (self.temp, self.scratch):
+            for scratch in (self.temp, self.scratch, self.audio_scratch):
                 scratch.unlink(missing_ok=True)
+
+    def _process_audio(self) -> None:
+        """Rewrite the soundtrack into ``audio_scratch`` (muxed next) and record what was done."""
+        from redact.audio import audio_start, process
+
+        assert self.audio is not None
+        self._audio_start = audio_start(self.info)
+        self.audio_events = process(self.info, self.audio, self.audio_scratch, start=self._audio_start)
