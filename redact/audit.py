@@ -1,7 +1,8 @@
 """The audit log: JSON Lines, one object per line, flushed as it is written.
 
 Line 1 is a ``header`` (tool version, input name and SHA-256, video facts,
-the resolved config and its hash); then a ``decision`` line per track; then a
+the resolved config and its hash); then a ``decision`` line per track; then an
+``audio`` line per audio redaction (start, end, action, label); then a
 ``frame`` line for every frame with at least one region (box, kind, track,
 source, detector, score, reason); the last line is a ``summary`` (counts,
 stage timings, output SHA-256).  It holds geometry and decisions only: never
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from redact import __version__
+from redact.audio import AudioEvent
 from redact.config import Config
 from redact.io.writer import temp_path_for
 from redact.types import Decision, Region, VideoInfo
@@ -82,6 +84,11 @@ class AuditLog:
             {"type": "decision", **d.to_json(), "kind": kind, "first_frame": first, "last_frame": last,
              "detections": detections}
         )
+
+    def audio(self, events: list[AudioEvent]) -> None:
+        """One line per audio redaction: seconds on the video timeline, end exclusive, action and label."""
+        for event in events:
+            self.write({"type": "audio", **event.to_json()})
 
     def frame(
         self, index: int, time: float, regions: list[Region], style: str, shape: str, action: str = "redact"

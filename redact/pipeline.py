@@ -31,6 +31,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from redact import store
+from redact.audio import plan as plan_audio
 from redact.audit import AuditLog, default_log_path, sha256_file
 from redact.config import Config, DetectConfig
 from redact.config import load as load_config
@@ -343,12 +344,14 @@ def render(
     by_id = {t.id: t for t in analysis.tracks}
     t_start = time.perf_counter()
     t_paint = 0.0
-    writer = VideoWriter(info, output, config.encode)
+    writer = VideoWriter(info, output, config.encode, config.audio)
     with AuditLog(log_path) as audit:
         audit.header(info, config, input_sha256, (writer.out_width, writer.out_height), analysis.people)
         for tid, d in sorted(decisions.items()):
             t = by_id[tid]
             audit.decision(d, t.first, t.last, len(t.frames), t.kind)
+        if writer.audio_mode == "processed":
+            audit.audio(plan_audio(info.duration, config.audio))
         with writer, FrameReader(info) as reader, _bar(info.frame_count, "render", progress) as bar:
             for frame in reader:
                 tp = time.perf_counter()

@@ -26,7 +26,9 @@ from redact.audio import (
 from redact.config import AudioConfig, AudioRange, EncodeConfig, load
 from redact.errors import ConfigError
 from redact.io import FrameReader, VideoWriter, ffmpeg_exe, probe
+from redact.sample import make_sample
 from redact.types import VideoInfo
+from tests.conftest import read_audit
 
 RATE = 48000
 SECONDS = 3.0
@@ -328,3 +330,29 @@ def test_keep_and_drop_leave_the_audio_alone(clip, tmp_path):
     w = _write(clip, tmp_path / "b.mp4", AudioConfig(action="mute"), EncodeConfig(audio="drop"))
     assert w.audio_mode == "none" and w.audio_events == []
     assert probe(tmp_path / "b.mp4").audio is None
+
+
+# --- the pipeline and its audit log ----------------------------------------------------------------
+
+
+def test_run_redacts_audio_and_audits_every_range(tmp_path):
+    from redact.pipeline import run
+
+    sample = make_sample(tmp_path / "in.mp4", seconds=1.6, size=(160, 120))
+    config = load(overrides=[
+        "audio.ranges=[{start: 0.2, end: 0.6, action: mute, label: name}, {start: 1.0, end: 1.4, action: bleep}]"
+    ])
+    result = run(sample.path, tmp_path / "out.mp4", config)
+    lines = read_audit(result.audit_log)
+    types = [line["type"] for line in lines]
+    audio = [line for line in lines if line["type"] == "audio"]
+    assert audio == [
+        {"type": "audio", "start": 1.0, "end": 1.4, "action": "bleep", "label": ""},
+        {"type": "audio", "start": 0.2, "end": 0.6, "action": "mute", "label": "name"},
+    ]
+    first_audio = types.index("audio")
+    assert set(types[1:first_audio]) <= {"decision"} and "frame" not in types[:first_audio + 2]
+    assert lines[-1]["audio"] == "processed"
+    y = _decode(result.output)
+    assert np.sqrt(np.mean(y[_sl(0.21, 0.59)] ** 2)) < 1e-3 < np.sqrt(np.mean(y[_sl(0.7, 0.95)] ** 2))
+    assert _peak_hz(y[_sl(1.01, 1.39), 0]) == pytest.approx(1000, abs=2)
