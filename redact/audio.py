@@ -17,6 +17,11 @@ for spans such as "a name is spoken at 01:12.5-01:13.4"), and
 Where ranges overlap, the strongest action wins at every instant
 (mute > bleep > disguise): they are applied weakest first.
 
+Disguise is the weakest because it is largely reversible: shifting the
+pitch back by ``1 / pitch`` brings back a recognisable voice.  It keeps
+speech intelligible for casual listeners; names and anyone who must not be
+recognised by voice need ``mute`` or ``bleep``.
+
 **Duration and sync.**  The output has exactly as many samples as ffmpeg
 decodes from the input, at the same rate and channel count, and is put back
 at the time the original stream started, so it lands where a copied stream
