@@ -65,7 +65,7 @@ def create(name: str, **options) -> Detector:
 
 def _load_builtin_plugins() -> None:
     # Imported lazily so `import redact` stays cheap and plug-ins may import this module.
-    from redact.detect import centerface, mediapipe_face, pose_head  # noqa: F401
+    from redact.detect import centerface, mediapipe_face, nudity, plate, pose_head, text  # noqa: F401
 
 
 def check_options(name: str, threshold: float, scale: float) -> tuple[float, float]:
