@@ -79,10 +79,11 @@ class AuditLog:
             }
         )
 
-    def decision(self, d: Decision, first: int, last: int, detections: int, kind: str) -> None:
+    def decision(self, d: Decision, first: int, last: int, detections: int, kind: str, marked_as: str = "") -> None:
+        """One line per track; ``marked_as`` is the operator's label of a marked region (``tattoo``)."""
         self.write(
-            {"type": "decision", **d.to_json(), "kind": kind, "first_frame": first, "last_frame": last,
-             "detections": detections}
+            {"type": "decision", **d.to_json(), "kind": kind, **({"marked_as": marked_as} if marked_as else {}),
+             "first_frame": first, "last_frame": last, "detections": detections}
         )
 
     def audio(self, events: list[AudioEvent]) -> None:
@@ -90,9 +91,8 @@ class AuditLog:
         for event in events:
             self.write({"type": "audio", **event.to_json()})
 
-    def frame(
-        self, index: int, time: float, regions: list[Region], style: str, shape: str, action: str = "redact"
-    ) -> None:
+    def frame(self, index: int, time: float, regions: list[Region], styles: dict[str, tuple[str, str]]) -> None:
+        """One line per frame with regions; each region names the style and shape it was painted in."""
         if not regions:
             return
         self.regions += len(regions)
@@ -102,10 +102,10 @@ class AuditLog:
                 "type": "frame",
                 "frame": index,
                 "t": round(time, 6),
-                "action": action,
-                "style": style,
-                "shape": shape,
-                "regions": [r.to_json() for r in regions],
+                "action": "redact",
+                "regions": [
+                    {**r.to_json(), "style": styles[r.kind][0], "shape": styles[r.kind][1]} for r in regions
+                ],
             }
         )
 

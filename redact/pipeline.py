@@ -42,8 +42,9 @@ from redact.identify.gallery import People
 from redact.identify.scan import scan
 from redact.io import FrameReader, VideoWriter, probe
 from redact.io.writer import check_output
+from redact.operator import follow_regions, protect_filter
 from redact.policy import decide
-from redact.render import RegionPlanner, make_style
+from redact.render import Painter, RegionPlanner
 from redact.render.styles import Solid, redact_frame
 from redact.track import Tracker, iou_matrix
 from redact.types import Action, Analysis, Decision, Detections, Frame, Region, Source, VideoInfo
@@ -77,7 +78,8 @@ def build_detectors(config: DetectConfig, model_threads: int | None = None) -> l
     """One set of loaded-on-demand detector plug-ins, as the config lists them."""
     slots = []
     for i, dc in enumerate(config.detectors):
-        det: Detector = create(dc.name, threshold=dc.threshold, scale=dc.scale)
+        extra = {"classes": dc.classes} if dc.classes else {}
+        det: Detector = create(dc.name, threshold=dc.threshold, scale=dc.scale, **extra)
         if model_threads is not None and hasattr(det, "threads"):
             det.threads = model_threads
         if dc.preprocess == "clahe":
@@ -250,7 +252,10 @@ def analyse(
                 parts = [*parts, _detect(refiner, frame, info, config, failed, windows)]
         t2 = time.perf_counter()
         if parts:
-            tracker.update(frame.index, fuse(Detections.concat(parts), config.detect.fusion_iou))
+            found = fuse(Detections.concat(parts), config.detect.fusion_iou)
+            if config.regions.protect:
+                found = protect_filter(found, frame.time, config.regions.protect)
+            tracker.update(frame.index, found)
         timings["refine"] += t2 - t1
         timings["track"] += time.perf_counter() - t2
 
@@ -289,7 +294,12 @@ def analyse(
     if frames != info.frame_count:
         log.info("%s: decoded %d frames (container said %d)", info.path.name, frames, info.frame_count)
         info = _with_frame_count(info, frames)
-    analysis = Analysis(video=info, tracks=tracker.tracks, failed_frames=sorted(set(failed)), timings=timings)
+    tracks = tracker.tracks
+    if config.regions.redact:
+        t0 = time.perf_counter()
+        tracks = tracks + follow_regions(info, config.regions, first_id=len(tracks), progress=progress)
+        timings["regions"] = time.perf_counter() - t0
+    analysis = Analysis(video=info, tracks=tracks, failed_frames=sorted(set(failed)), timings=timings)
     if people is not None:
         analysis.identities, identify_timings = scan(info, analysis.tracks, people.gallery, config.identity,
                                                      progress=progress)
@@ -337,10 +347,11 @@ def render(
         input_sha256 = sha256_file(info.path)
     timings["hash_input"] = time.perf_counter() - t0
     planner = RegionPlanner(analysis.tracks, decisions, config.render, info.width, info.height, info.frame_count)
-    style = make_style(config.render)
+    painter = Painter(config.render)
+    styles = {k: (painter.style_of(k)[0].style, painter.style_of(k)[0].shape) for k in {t.kind for t in analysis.tracks}}
+    styles["frame"] = ("solid", "box")
     blackout = Solid([0, 0, 0])
     failed = set(analysis.failed_frames)
-    ellipse = config.render.shape == "ellipse"
     by_id = {t.id: t for t in analysis.tracks}
     t_start = time.perf_counter()
     t_paint = 0.0
@@ -349,7 +360,7 @@ def render(
         audit.header(info, config, input_sha256, (writer.out_width, writer.out_height), analysis.people)
         for tid, d in sorted(decisions.items()):
             t = by_id[tid]
-            audit.decision(d, t.first, t.last, len(t.frames), t.kind)
+            audit.decision(d, t.first, t.last, len(t.frames), t.kind, t.label)
         if writer.audio_mode == "processed":
             audit.audio(plan_audio(info.duration, config.audio))
         with writer, FrameReader(info) as reader, _bar(info.frame_count, "render", progress) as bar:
@@ -359,11 +370,10 @@ def render(
                     full = Region((0, 0, info.width, info.height), "frame", None, Source.FAILSAFE, None, None, "detector-error")
                     regions = [full]
                     image = redact_frame(frame.image, [full.box], blackout, ellipse=False)
-                    audit.frame(frame.index, frame.time, regions, style="solid", shape="box")
                 else:
                     regions = planner.regions_at(frame.index)
-                    image = redact_frame(frame.image, [r.box for r in regions], style, ellipse)
-                    audit.frame(frame.index, frame.time, regions, style=config.render.style, shape=config.render.shape)
+                    image = painter.paint(frame.image, regions)
+                audit.frame(frame.index, frame.time, regions, styles)
                 t_paint += time.perf_counter() - tp
                 writer.write(image)
                 bar.update(1)
@@ -458,13 +468,13 @@ def render_from(
     """Pass 2 from a saved analysis, with the operator's overrides; no detector runs (``redact render``).
 
     ``config`` may change how regions are drawn and encoded, and the identity
-    thresholds, but not detection or tracking: those produced the saved
+    thresholds, but not detection, tracking or marked regions: those produced the saved
     tracks, and rendering them under other settings would misreport them.
     """
     t0 = time.perf_counter()
     saved = store.load(folder)
     config = config or saved.config
-    for section in ("detect", "track"):
+    for section in ("detect", "track", "regions"):
         if getattr(config, section) != getattr(saved.config, section):
             raise OutputError(
                 f"{folder}: the {section} settings differ from those of the analysis; "

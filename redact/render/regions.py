@@ -9,7 +9,10 @@ know where the face is (a small face that accelerates during a 20-frame gap
 is 10 px off its interpolated path; see BENCHMARKS.md).  An extended box also
 covers where the track's recent motion would carry it, as well as where it was
 last seen, so a face walking out of view is followed rather than left behind.
-Every box is then padded.  A kept track is skipped only on the frames its
+Every box is then padded, by its kind's padding (``render.text.padding``
+for text, ``render.padding`` for faces).  A region the operator fixed in
+place (``static``) is exactly its box over exactly its span: nothing is
+inferred about it, so it neither grows nor extends.  A kept track is skipped only on the frames its
 decision shows (see :class:`redact.types.Decision`); on the rest of its span
 it is redacted like any other.  Each region records whether it was seen,
 interpolated or extended, so the audit log separates evidence from inference.
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from redact.config import RenderConfig
+from redact.render.styles import FACE_KINDS
 from redact.types import Action, Decision, Region, Source, Track
 
 GROWTH = 0.04
@@ -36,6 +40,9 @@ MAX_CARRY = 3.0
 
 UNCONFIRMED = "unconfirmed"
 """Region reason for the frames of a kept track that no matching sample vouched for."""
+
+STATIC = "static"
+"""Detector name of an operator region fixed in place."""
 
 VELOCITY_SPAN = 5
 """Detections at a track's end used to estimate how it was moving there."""
@@ -76,12 +83,11 @@ class RegionPlanner:
             decision = decisions[t.id]
             if not t.frames:
                 continue
-            end = t.last + config.extend_after
+            before, after = (0, 0) if is_static(t) else (config.extend_before, config.extend_after)
+            end = t.last + after
             if last is not None:
                 end = min(end, max(last, t.last))
-            spans.append(
-                _Span(t, decision, max(0, t.first - config.extend_before), end, np.asarray(t.frames), np.stack(t.boxes))
-            )
+            spans.append(_Span(t, decision, max(0, t.first - before), end, np.asarray(t.frames), np.stack(t.boxes)))
         spans.sort(key=lambda s: s.start)
         self._pending = spans
         self._next = 0
@@ -122,8 +128,15 @@ class RegionPlanner:
             source = Source.INTERPOLATED
             score = min(track.scores[i - 1], track.scores[i])
             detector = track.detectors[i - 1]
+        if is_static(track):
+            extra = 0.0
+        padding = self.config.kind_style(track.kind).padding
+        if track.kind not in FACE_KINDS:
+            # A line of text is many times wider than tall; padding by its width
+            # would blank a band across the frame, so marks pad by their short side.
+            size = np.full(2, size.min(), np.float32)
         return Region(
-            box=pad_box(box, self.config.padding + min(extra, MAX_GROWTH), self.width, self.height, size=size),
+            box=pad_box(box, padding + min(extra, MAX_GROWTH), self.width, self.height, size=size),
             kind=track.kind,
             track_id=track.id,
             source=source,
@@ -132,6 +145,10 @@ class RegionPlanner:
             reason=UNCONFIRMED if span.decision.action is Action.KEEP else span.decision.reason,
         )
 
+
+def is_static(track: Track) -> bool:
+    """An operator region fixed in place (see :mod:`redact.operator`): its boxes are exact."""
+    return track.kind == "region" and bool(track.detectors) and track.detectors[0] == STATIC
 
 
 def _velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
