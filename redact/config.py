@@ -105,8 +105,8 @@ class KindStyle:
     """solid by default: pixelated or blurred text can be read back (Depix; Hill et al. 2016)."""
     shape: Literal["ellipse", "box"] = "box"
     """Text, plates and bodies are boxes; an ellipse would leave their corners."""
-    padding: float = 0.2
-    """Grow every box by this fraction of its width/height on each side."""
+    padding: float = 0.5
+    """Grow every box on each side by this fraction of its *shorter* side (a text line's height)."""
     color: list[int] = field(default_factory=lambda: [0, 0, 0])
     """BGR colour of the ``solid`` style."""
 
@@ -126,13 +126,13 @@ class RenderConfig:
     """Frames to cover after a track's last detection."""
     color: list[int] = field(default_factory=lambda: [0, 0, 0])
     """BGR colour of the ``solid`` style."""
-    text: KindStyle = field(default_factory=lambda: KindStyle(padding=0.25))
+    text: KindStyle = field(default_factory=lambda: KindStyle(padding=0.4))
     """Text, badges and ID numbers (``text`` detections)."""
-    plate: KindStyle = field(default_factory=lambda: KindStyle(padding=0.15))
+    plate: KindStyle = field(default_factory=lambda: KindStyle(padding=0.3))
     """Licence plates (``plate`` detections)."""
-    body: KindStyle = field(default_factory=lambda: KindStyle(padding=0.1))
+    body: KindStyle = field(default_factory=lambda: KindStyle(padding=0.15))
     """Exposed bodies (``body`` detections)."""
-    region: KindStyle = field(default_factory=lambda: KindStyle(padding=0.1))
+    region: KindStyle = field(default_factory=lambda: KindStyle(padding=0.15))
     """Operator-marked regions (``regions.redact``); whole-frame spans ignore padding."""
 
     def kind_style(self, kind: str) -> KindStyle:
