@@ -52,6 +52,43 @@ def _people_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _marks_args(p: argparse.ArgumentParser, regions: bool = True) -> None:
+    g = p.add_argument_group("marked regions and audio (added to the config's regions and audio sections)")
+    if regions:
+        g.add_argument(
+            "--region", action="append", default=[], metavar="SPEC",
+            help='redact an area the detectors do not know (a tattoo), followed both ways from time t: '
+            '"t=12.4,x=600,y=300,w=80,h=60,label=tattoo"; "mode=static,start=..,end=..,x=..,y=..,w=..,h=.." '
+            'fixes it in place; "start=10,end=12" alone blacks out the whole frame (repeatable)',
+        )
+        g.add_argument(
+            "--protect", action="append", default=[], metavar="SPEC",
+            help='keep the text in this area (a timestamp overlay): "x=0,y=0,w=420,h=40[,start=..,end=..]"; '
+            "faces inside are still redacted (repeatable)",
+        )
+        g.add_argument("--regions", type=Path, metavar="YAML", help="a file with `regions:` and `protect:` lists")
+    g.add_argument("--audio", choices=["keep", "mute", "bleep", "disguise"], help="whole soundtrack (audio.action)")
+    g.add_argument(
+        "--audio-range", action="append", default=[], metavar="START-END=ACTION[:LABEL]",
+        help='mute, bleep or disguise a time range, e.g. "01:12.5-01:13.4=bleep:name spoken" (repeatable)',
+    )
+
+
+def _apply_marks(config, args: argparse.Namespace):
+    """Add the regions and audio ranges given on the command line to ``config`` (already validated)."""
+    from redact.audio import parse_audio_range
+    from redact.operator import load_regions_file, parse_protect, parse_region
+
+    if getattr(args, "regions", None):
+        redact, protect = load_regions_file(args.regions)
+        config.regions.redact.extend(redact)
+        config.regions.protect.extend(protect)
+    config.regions.redact.extend(parse_region(s) for s in getattr(args, "region", []))
+    config.regions.protect.extend(parse_protect(s) for s in getattr(args, "protect", []))
+    config.audio.ranges.extend(parse_audio_range(s) for s in getattr(args, "audio_range", []))
+    return config
+
+
 def _people(args: argparse.Namespace):
     """Load the reference people the flags name, or None; keep and only-redact do not mix."""
     keep = args.keep or args.keep_person
@@ -67,7 +104,10 @@ def _people(args: argparse.Namespace):
 
 
 # flag name -> config key; flags win over --set and --config.
-_FLAG_KEYS = {"style": "render.style", "shape": "render.shape", "crf": "encode.crf", "preset": "encode.preset"}
+_FLAG_KEYS = {
+    "style": "render.style", "shape": "render.shape", "crf": "encode.crf", "preset": "encode.preset",
+    "audio": "audio.action",
+}
 
 
 def _resolve_config(args: argparse.Namespace, base=None):
@@ -78,7 +118,7 @@ def _resolve_config(args: argparse.Namespace, base=None):
         value = getattr(args, flag, None)
         if value is not None:
             overrides.append(f"{key}={value}")
-    return load(args.config, overrides, base=base)
+    return _apply_marks(load(args.config, overrides, base=base), args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--print-config", action="store_true", help="print the resolved config before running")
     _config_args(run)
     _people_args(run)
+    _marks_args(run)
 
     ana = sub.add_parser(
         "analyse", help="detect, track and score identities once; save for review and render",
@@ -105,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
     _config_args(ana)
     _people_args(ana)
+    _marks_args(ana)
 
     rev = sub.add_parser(
         "review", help="write an HTML report of an analysis (it shows unredacted faces)",
@@ -127,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--log", type=Path, metavar="AUDIT.jsonl", help="audit log path (default: OUTPUT's name with .audit.jsonl)")
     ren.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
     _config_args(ren)
+    _marks_args(ren, regions=False)
 
     cfg = sub.add_parser("config", help="print the resolved config as YAML", description="Print the config a run would use.")
     _config_args(cfg)
@@ -134,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     smp = sub.add_parser("sample", help="write a short demo clip with faces", description="Write a demo video with real faces (from scikit-image) to try redact on.")
     smp.add_argument("output", type=Path, metavar="OUTPUT")
     smp.add_argument("--seconds", type=float, default=4.0)
+    smp.add_argument("--marks", action="store_true", help="also draw a name badge, a licence plate and a timestamp overlay")
 
     sub.add_parser("detectors", help="list the detector plug-ins")
 
@@ -197,8 +241,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sample":
         from redact.sample import make_sample
 
-        s = make_sample(args.output, seconds=args.seconds)
-        print(f"wrote {s.path} ({s.width}x{s.height}, {s.frames} frames, {sum(map(len, s.boxes))} face instances)")
+        s = make_sample(args.output, seconds=args.seconds, marks=args.marks)
+        marks = f", {sum(map(len, s.marks))} mark instances" if args.marks else ""
+        print(f"wrote {s.path} ({s.width}x{s.height}, {s.frames} frames, {sum(map(len, s.boxes))} face instances{marks})")
         return EXIT_OK
     if args.command == "verify":
         return _verify(args)

@@ -48,6 +48,26 @@ class FacePath:
 
 
 @dataclass
+class Mark:
+    """Text drawn on the picture: a name ``badge``, a licence ``plate``, or an ``overlay`` (a camera timestamp).
+
+    Moves linearly from ``start`` to ``end`` (top-left corners); a badge
+    with ``follow`` set hangs below that face path instead.  Drawn with
+    OpenCV's Hershey font, so Latin only; the text detector does not care
+    about the script.
+    """
+
+    kind: str
+    text: str
+    start: tuple[float, float] = (0.0, 0.0)
+    end: tuple[float, float] | None = None
+    height: int = 16
+    """Cap height of the characters, px."""
+    follow: int | None = None
+    """Index of the face path a badge is pinned below."""
+
+
+@dataclass
 class Sample:
     path: Path
     fps: Fraction
@@ -56,6 +76,8 @@ class Sample:
     frames: int
     boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
     """Per upright frame, the face boxes (x1, y1, x2, y2) as drawn."""
+    marks: list[list[tuple[str, tuple[int, int, int, int]]]] = field(default_factory=list)
+    """Per upright frame, (kind, box) of every mark drawn."""
 
 
 def astronaut_crop() -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -108,8 +130,37 @@ def default_paths(width: int, height: int) -> list[FacePath]:
     ]
 
 
-def render_frames(width: int, height: int, frames: int, paths: list[FacePath], seed: int = 0):
-    """Yield (upright BGR frame, face boxes) for each frame."""
+def default_marks(width: int, height: int) -> list[Mark]:
+    """A badge on the first person, a passing plate, and a timestamp overlay in the top-left corner."""
+    cap = max(10, height // 30)
+    return [
+        Mark("badge", "J. DOE 4471", height=cap, follow=0),
+        Mark("plate", "A123BC 77", (0.62 * width, 0.82 * height), (0.3 * width, 0.8 * height), height=cap + 2),
+        Mark("overlay", "2024-05-01 10:00:00 CAM 4", (8, 8), height=max(8, cap - 2)),
+    ]
+
+
+def draw_mark(img: np.ndarray, mark: Mark, x: int, y: int) -> tuple[int, int, int, int]:
+    """Draw ``mark`` with its top-left corner at (x, y); return its box (x1, y1, x2, y2), unclipped."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = mark.height / 22.0
+    thick = max(1, round(mark.height / 8))
+    (tw, th), base = cv2.getTextSize(mark.text, font, scale, thick)
+    pad = max(3, mark.height // 3)
+    x2, y2 = x + tw + 2 * pad, y + th + base + 2 * pad
+    if mark.kind == "overlay":
+        cv2.putText(img, mark.text, (x + pad, y + pad + th), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    else:
+        paper = (40, 210, 240) if mark.kind == "plate" else (245, 245, 245)
+        cv2.rectangle(img, (x, y), (x2, y2), paper, -1)
+        cv2.rectangle(img, (x, y), (x2, y2), (20, 20, 20), max(1, thick // 2))
+        cv2.putText(img, mark.text, (x + pad, y + pad + th), font, scale, (20, 20, 20), thick, cv2.LINE_AA)
+    return x, y, x2, y2
+
+
+def render_frames(width: int, height: int, frames: int, paths: list[FacePath], seed: int = 0,
+                  marks: list[Mark] | None = None):
+    """Yield (upright BGR frame, face boxes, mark (kind, box) list) for each frame."""
     crops = {p.person: person_crop(p.person) for p in paths}
     bg = background(width, height, seed)
     for i in range(frames):
@@ -135,7 +186,21 @@ def render_frames(width: int, height: int, frames: int, paths: list[FacePath], s
             box = (max(0, bx1), max(0, y + round(fy1 * s)), min(width, bx2), min(height, y + round(fy2 * s)))
             if box[2] > box[0] and box[3] > box[1]:
                 boxes.append(box)
-        yield img, boxes
+        drawn = []
+        for m in marks or []:
+            if m.follow is not None:
+                p = paths[m.follow]
+                x = round(p.start[0] + (p.end[0] - p.start[0]) * a)
+                y = round(p.start[1] + (p.end[1] - p.start[1]) * a) + round(p.height * 1.6)
+            else:
+                end = m.end or m.start
+                x = round(m.start[0] + (end[0] - m.start[0]) * a)
+                y = round(m.start[1] + (end[1] - m.start[1]) * a)
+            x1, y1, x2, y2 = draw_mark(img, m, x, y)
+            box = (max(0, x1), max(0, y1), min(width, x2), min(height, y2))
+            if box[2] > box[0] and box[3] > box[1]:
+                drawn.append((m.kind, box))
+        yield img, boxes, drawn
 
 
 def make_sample(
@@ -150,6 +215,7 @@ def make_sample(
     rotation: int = 0,
     extra_streams: bool = False,
     seed: int = 0,
+    marks: list[Mark] | bool = False,
 ) -> Sample:
     """Write an H.264 MP4 with faces, a tone, identifying tags and optional extras.
 
@@ -157,13 +223,16 @@ def make_sample(
     applying the display-matrix tag, shows them upright again: the returned
     boxes are always for the upright picture.  ``extra_streams`` adds what a
     leaked file may carry besides picture and sound: a subtitle track, a
-    timecode data track and cover art.
+    timecode data track and cover art.  ``marks`` draws text on the
+    picture (``True``: :func:`default_marks`: a name badge, a plate and a
+    timestamp overlay).
     """
     path = Path(path)
     fps = Fraction(fps)
     width, height = size
     frames = max(1, round(seconds * fps))
     paths = default_paths(width, height) if paths is None else paths
+    marks = default_marks(width, height) if marks is True else (marks or [])
     sample = Sample(path, fps, width, height, frames)
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "video.mp4"
@@ -177,8 +246,9 @@ def make_sample(
         cmd += [str(video)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
         assert proc.stdin is not None
-        for img, boxes in render_frames(width, height, frames, paths, seed):
+        for img, boxes, drawn in render_frames(width, height, frames, paths, seed, marks):
             sample.boxes.append(boxes)
+            sample.marks.append(drawn)
             proc.stdin.write(np.ascontiguousarray(np.rot90(img, k)).tobytes())
         proc.stdin.close()
         if proc.wait() != 0:

@@ -89,7 +89,7 @@ def test_rotation_is_applied_and_dropped(clips, tmp_path):
     info = probe(sample.path)
     assert (info.width, info.height) == (640, 360) and info.rotation in (90, 270)
     frames = decode_all(sample.path)
-    upright = np.stack([img for img, _ in render_frames(640, 360, sample.frames, default_paths(640, 360))])
+    upright = np.stack([img for img, _, _ in render_frames(640, 360, sample.frames, default_paths(640, 360))])
     assert np.abs(frames.astype(int) - upright.astype(int)).mean() < 4, "decoded frames must be upright"
     out = tmp_path / "out.mp4"
     _copy_through(info, out)

@@ -70,7 +70,7 @@ def centerface():
 
 def test_a_window_finds_a_small_face_the_cheap_sweep_misses(centerface):
     sweep, refiner = centerface
-    image, boxes = next(render_frames(W, H, 1, [FacePath((600, 300), (600, 300), 18)]))
+    image, boxes, _ = next(render_frames(W, H, 1, [FacePath((600, 300), (600, 300), 18)]))
     (face,) = boxes
     assert len(sweep.detect(image)) == 0, "the 0.4-scale sweep should not see an 18 px face"
     predicted = np.array(face, np.float32) + 3  # where the tracker expects it, a little off
