@@ -175,7 +175,7 @@ class MarkedRegion:
 class ProtectedRegion:
     """An area whose *text* is evidence and must stay (a body-camera timestamp overlay).
 
-    Text detections whose centre lies inside are not redacted; faces,
+    Text detections lying at least 80 % inside are not redacted; faces,
     plates, bodies and operator regions always are.
     """
 

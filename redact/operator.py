@@ -237,21 +237,29 @@ def _typed(values: dict[str, str], where: str) -> dict[str, Any]:
 
 # --- protected areas ---------------------------------------------------------------------------------------
 
+PROTECT_INSIDE = 0.8
+"""Share of a text box's area that must lie in a protected area for the text to stay."""
+
 
 def protect_filter(dets: Detections, frame_time: float, protect: list[ProtectedRegion]) -> Detections:
-    """``dets`` without the *text* detections whose centre lies in a protected area active at ``frame_time``.
+    """``dets`` without the *text* detections lying (almost) wholly in a protected area active at ``frame_time``.
 
     Only kind ``text`` is ever exempted: a face inside a timestamp overlay is
-    still a face.  Span ends are inclusive; an open end reaches the video's end.
+    still a face.  "Almost wholly" is ``PROTECT_INSIDE`` of the box's area:
+    a line that runs on past the overlay (a name written next to it, merged
+    into one box by the detector) is not evidence, so it is redacted.  Span
+    ends are inclusive; an open end reaches the video's end.
     """
     active = [p for p in protect if _active(p, frame_time)]
     if not active or not len(dets):
         return dets
-    cx = (dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2
-    cy = (dets.xyxy[:, 1] + dets.xyxy[:, 3]) / 2
+    x1, y1, x2, y2 = dets.xyxy.T
+    area = np.maximum((x2 - x1) * (y2 - y1), 1e-6)
     inside = np.zeros(len(dets), bool)
     for p in active:
-        inside |= (cx >= p.x) & (cx <= p.x + p.w) & (cy >= p.y) & (cy <= p.y + p.h)
+        w = np.clip(np.minimum(x2, p.x + p.w) - np.maximum(x1, p.x), 0, None)
+        h = np.clip(np.minimum(y2, p.y + p.h) - np.maximum(y1, p.y), 0, None)
+        inside |= w * h >= PROTECT_INSIDE * area
     return dets.filter(~(inside & (dets.kind == "text")))
 
 

@@ -274,18 +274,19 @@ def test_load_regions_file_missing(tmp_path):
 
 def test_protect_filter_exempts_text_inside_never_faces():
     dets = Detections(
-        xyxy=[[10, 5, 60, 25], [12, 4, 40, 30], [200, 200, 260, 220], [290, 20, 400, 40]],
-        score=[0.9, 0.9, 0.9, 0.9],
-        kind=["text", "face", "text", "text"],
-        detector=["ocr", "centerface", "ocr", "ocr"],
+        xyxy=[[10, 5, 60, 25], [12, 4, 40, 30], [200, 200, 260, 220], [290, 20, 400, 40], [200, 10, 400, 30]],
+        score=[0.9, 0.9, 0.9, 0.9, 0.9],
+        kind=["text", "face", "text", "text", "text"],
+        detector=["ocr", "centerface", "ocr", "ocr", "ocr"],
     )
     overlay = [ProtectedRegion(label="timestamp", x=0, y=0, w=320, h=40, start=1.0, end=5.0)]
     kept = protect_filter(dets, 2.0, overlay)
-    # The overlay's text goes; the face inside it, text elsewhere and text
-    # whose centre is outside (straddling the edge) stay.
-    assert list(kept.kind) == ["face", "text", "text"]
+    # The overlay's text goes; the face inside it, text elsewhere, text
+    # straddling the edge and a line whose centre is inside but which runs on
+    # past the overlay (60 % inside) stay.
+    assert list(kept.kind) == ["face", "text", "text", "text"]
     np.testing.assert_array_equal(kept.xyxy[0], [12, 4, 40, 30])
-    assert len(protect_filter(dets, 5.0, overlay)) == 3  # the end is inclusive
-    assert len(protect_filter(dets, 5.1, overlay)) == 4  # after the span nothing is exempt
-    assert len(protect_filter(dets, 0.0, [ProtectedRegion(x=0, y=0, w=320, h=40)])) == 3  # open span
+    assert len(protect_filter(dets, 5.0, overlay)) == 4  # the end is inclusive
+    assert len(protect_filter(dets, 5.1, overlay)) == 5  # after the span nothing is exempt
+    assert len(protect_filter(dets, 0.0, [ProtectedRegion(x=0, y=0, w=320, h=40)])) == 4  # open span
     assert protect_filter(dets, 2.0, []) is dets
