@@ -13,8 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import decode_all, read_audit
+
 from redact.config import ProtectedRegion, load
 from redact.detect.base import available, create
 from redact.detect.nudity import DEFAULT_CLASSES, LABELS, decode
@@ -31,12 +31,12 @@ def text_detector():
     det.close()
 
 
-def covered(box, boxes, pad: float = 0.0) -> float:
+def covered(box, boxes) -> float:
     """Share of ``box`` inside the union of ``boxes``."""
     x1, y1, x2, y2 = (int(v) for v in box)
     mask = np.zeros((y2 - y1, x2 - x1), bool)
     for b in boxes:
-        bx1, by1, bx2, by2 = (int(round(v)) for v in b)
+        bx1, by1, bx2, by2 = (round(v) for v in b)
         mask[max(0, by1 - y1) : max(0, by2 - y1), max(0, bx1 - x1) : max(0, bx2 - x1)] = True
     return float(mask.mean())
 
@@ -125,7 +125,7 @@ def marks_clip(tmp_path_factory):
 
 def test_badge_and_plate_redacted_in_every_frame_protected_overlay_survives(marks_clip, tmp_path):
     overlay = next(box for kind, box in marks_clip.marks[0] if kind == "overlay")
-    x1, y1, x2, y2 = overlay
+    _, _, x2, y2 = overlay
     config = load(overrides=["detect.detectors.1.every=1"])
     config.detect.detectors.append(
         type(config.detect.detectors[0])(name="text", threshold=0.4, scale=1.0, every=3)

@@ -41,6 +41,23 @@ UNCLIP = 1.6
 ALIGN = 32
 MIN_SIDE = 3
 """Blobs thinner than this (px of the map) are noise, not characters."""
+SQUAT_RATIO = 1.5
+SQUAT_SIDE = 24
+"""Blobs wider than this (px of the map) yet less than ``SQUAT_RATIO`` times as long as wide are not text.
+
+On dark, noisy footage the model also fires on faces and bright objects;
+those blobs are round, while a line of text of two characters or more is
+at least half again as long as it is tall.  Small squat blobs (a lone
+digit) are kept: only large round ones are dropped."""
+MAX_LINE = 0.12
+"""Blobs whose short side is more than this share of the image height are not a line of text.
+
+Measured on the bench's low-light video: strong sensor noise in dark areas
+makes the model return blobs hundreds of pixels tall around faces and
+bright objects, scored 0.9 and more, which painted out up to 40 % of the
+picture; the tallest true text line on the bench (60 px capitals at 720p)
+is under a tenth of the frame.  Text taller than an eighth of the frame (an
+extreme close-up of a badge) must be marked with ``--region``."""
 
 
 def model_path() -> Path:
@@ -124,6 +141,7 @@ def decode(prob: np.ndarray, threshold: float, kernel: np.ndarray | None = None)
     distance, then made axis-aligned: redaction covers the whole slanted
     line, never a part of it.
     """
+    max_line = MAX_LINE * prob.shape[0]
     mask = (prob > BINARISE).astype(np.uint8)
     if kernel is not None:
         mask = cv2.dilate(mask, kernel)
@@ -131,7 +149,8 @@ def decode(prob: np.ndarray, threshold: float, kernel: np.ndarray | None = None)
     boxes, scores = [], []
     for c in contours:
         (cx, cy), (rw, rh), angle = cv2.minAreaRect(c)
-        if min(rw, rh) < MIN_SIDE:
+        short, long = min(rw, rh), max(rw, rh)
+        if short < MIN_SIDE or short > max_line or (short > SQUAT_SIDE and long < SQUAT_RATIO * short):
             continue
         x, y, bw, bh = cv2.boundingRect(c)
         blob = np.zeros((bh, bw), np.uint8)
