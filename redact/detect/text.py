@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, register, resize_for
+from redact.detect.base import check_image, check_options, onnx_session, register, resize_for
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -87,18 +87,7 @@ class TextDetector:
     def load(self) -> None:
         if self._session is not None:
             return
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads or 0
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(model_path()), opts, providers=["CPUExecutionProvider"])
-        except DetectorError:
-            raise
-        except Exception as e:  # onnxruntime raises its own untyped errors
-            raise DetectorError(f"text: cannot load the model ({e})") from e
+        self._session = onnx_session("text", model_path, self.threads)
         self._input = self._session.get_inputs()[0].name
 
     def close(self) -> None:
