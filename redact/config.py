@@ -334,17 +334,22 @@ def from_dict(data: dict) -> Config:
     return _build(Config, data, "")
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path, what: str = "config") -> Any:
+    """A YAML file's content (None for an empty file); every failure is one ConfigError naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from e
+        raise ConfigError(f"{path}: cannot read {what} ({e.strerror or e})") from e
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: config is not UTF-8 text") from e
+        raise ConfigError(f"{path}: {what} is not UTF-8 text") from e
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from e
+
+
+def _read_yaml(path: Path) -> dict:
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -59,10 +59,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-import yaml
 from tqdm import tqdm
 
-from redact.config import MarkedRegion, ProtectedRegion, RegionsConfig, _build
+from redact.config import MarkedRegion, ProtectedRegion, RegionsConfig, _build, read_yaml
 from redact.errors import ConfigError
 from redact.io.reader import FrameReader
 from redact.timecode import parse_time
@@ -147,7 +146,7 @@ def load_regions_file(path: str | Path) -> tuple[list[MarkedRegion], list[Protec
     like ``"01:12.5"``).  A file that is only a list is read as ``regions``.
     """
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_yaml(path, "regions file") or {}
     if isinstance(data, list):
         data = {"regions": data}
     if not isinstance(data, dict):
@@ -158,19 +157,6 @@ def load_regions_file(path: str | Path) -> tuple[list[MarkedRegion], list[Protec
     regions = [build_region(item, where) for item, where in _items(data, "regions", path)]
     protect = [build_protect(item, where) for item, where in _items(data, "protect", path)]
     return regions, protect
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read regions file ({e.strerror or e})") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: regions file is not UTF-8 text") from e
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from e
 
 
 def _items(data: dict, key: str, path: Path) -> list[tuple[dict, str]]:
