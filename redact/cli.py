@@ -1,7 +1,8 @@
 """The ``redact`` command line: argument parsing and error reporting over the library API.
 
-Exit codes: 0 success, 1 failure (bad input, failed encode, ...), 2 usage
-(bad arguments, config or decisions file), 4 ``redact verify`` found suspects (faces that
+Exit codes: 0 success, 1 failure (bad input, failed encode, ...; in a batch:
+every file failed), 2 usage (bad arguments, config or decisions file), 3 a
+batch where some files failed, 4 ``redact verify`` found suspects (faces that
 still seem visible in the output).  Errors print as one line naming the file
 and the problem; ``REDACT_DEBUG=1`` prints the traceback as well.
 """
@@ -74,6 +75,18 @@ def _marks_args(p: argparse.ArgumentParser, regions: bool = True) -> None:
     )
 
 
+def _batch_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("batches (several inputs, a folder or a glob; OUTPUT is then a folder)")
+    g.add_argument("--jobs", type=int, metavar="N", help="files redacted at once (default: one per two cores)")
+    g.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local worker processes, or tasks on a Ray cluster (needs redact[ray])")
+    g.add_argument("--address", metavar="ADDR", help="Ray cluster to join, e.g. 10.0.0.5:6379 (default: RAY_ADDRESS, "
+                   "or a Ray instance started for this batch)")
+    g.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="times a job is retried when its worker dies (default 2); failing inputs are not retried")
+    g.add_argument("--summary", type=Path, metavar="JSON", help="batch summary path (default: OUTPUT/redact-batch.json)")
+
+
 def _apply_marks(config, args: argparse.Namespace):
     """Add the regions and audio ranges given on the command line to ``config`` (already validated)."""
     from redact.audio import parse_audio_range
@@ -126,15 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"redact {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="redact one video", description="Redact every face in INPUT and write OUTPUT (MP4).")
-    run.add_argument("input", type=Path, metavar="INPUT")
-    run.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT")
+    run = sub.add_parser(
+        "run", help="redact one video, or a batch of them",
+        description="Redact every face in INPUT and write OUTPUT (MP4).  With several inputs, a folder or a glob, "
+        "OUTPUT is a folder: the input tree is mirrored there, finished files are skipped on a rerun, and a "
+        "summary is written (exit 0 all done, 3 some failed, 1 none done).",
+    )
+    run.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="a video; or folders, globs, several videos")
+    run.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT", help="output video, or folder")
     run.add_argument("--log", type=Path, metavar="AUDIT.jsonl", help="audit log path (default: OUTPUT's name with .audit.jsonl)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
     run.add_argument("--print-config", action="store_true", help="print the resolved config before running")
     _config_args(run)
     _people_args(run)
     _marks_args(run)
+    _batch_args(run)
 
     ana = sub.add_parser(
         "analyse", help="detect, track and score identities once; save for review and render",
@@ -257,17 +276,48 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from redact.pipeline import run
+    from redact.batch import is_batch
 
     config = _resolve_config(args)
     if args.print_config:
         sys.stdout.write(config.to_yaml())
+    if is_batch(args.inputs, args.output):
+        return _run_batch(args, config)
+    if args.jobs is not None or args.executor != "local" or args.summary is not None:
+        raise ConfigError("--jobs, --executor and --summary are for batches: give a folder, a glob or several inputs")
+    from redact.pipeline import run
+
     people = _people(args)
     result = run(
-        args.input, args.output, config, audit_log=args.log, progress=_progress(args), people=people
+        args.inputs[0], args.output, config, audit_log=args.log, progress=_progress(args), people=people
     )
     _report_written(args, result)
     return EXIT_OK
+
+
+def _run_batch(args: argparse.Namespace, config) -> int:
+    from redact.batch import SUMMARY_NAME, PeopleSpec, run_batch
+
+    if args.log is not None:
+        raise ConfigError("--log names one audit log; a batch writes one beside each output")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
+    if args.retries < 0:
+        raise ConfigError(f"--retries {args.retries}: must be 0 or more")
+    people = None
+    if _people(args) is not None:  # loaded once here so that bad reference photos fail before any job starts
+        keep = bool(args.keep or args.keep_person)
+        people = PeopleSpec("keep" if keep else "only-redact", tuple(args.keep if keep else args.only_redact),
+                            tuple(args.keep_person))
+    summary = run_batch(
+        args.inputs, args.output, config, people=people, jobs=args.jobs, executor=args.executor,
+        address=args.address, retries=args.retries, progress=_progress(args), summary=args.summary,
+    )
+    if not args.quiet or summary.exit_code:
+        print(summary.table(), file=sys.stderr)
+        where = args.summary or args.output / SUMMARY_NAME
+        print(f"summary {where}", file=sys.stderr)
+    return summary.exit_code
 
 
 def _progress(args: argparse.Namespace) -> bool:

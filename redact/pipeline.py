@@ -23,6 +23,7 @@ import os
 import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,8 +192,34 @@ def fuse(dets: Detections, iou: float) -> Detections:
     return Detections(np.stack([b for b, _ in rows]), dets.score[idx], dets.kind[idx], dets.detector[idx])
 
 
-def _bar(total: int, desc: str, enabled: bool):
-    return tqdm(total=total or None, desc=desc, unit="frame", disable=not enabled, dynamic_ncols=True, leave=False)
+ProgressFn = Callable[[str, int, int], None]
+"""``(stage, frames done, frames total)``: how a batch worker reports frames to the bars its parent draws."""
+
+
+def _bar(total: int, desc: str, progress: bool | ProgressFn):
+    if callable(progress):
+        return _Reported(total, desc, progress)
+    return tqdm(total=total or None, desc=desc, unit="frame", disable=not progress, dynamic_ncols=True, leave=False)
+
+
+class _Reported:
+    """A frame counter with tqdm's ``update`` that reports to a callback about 50 times a pass."""
+
+    def __init__(self, total: int, desc: str, report: ProgressFn):
+        self.total, self.desc, self.report, self.n = total, desc, report, 0
+        self.step = max(1, total // 50)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.n % self.step == 0 or self.n == self.total:
+            self.report(self.desc, self.n, self.total)
+
+    def __enter__(self) -> _Reported:
+        self.report(self.desc, 0, self.total)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 def build_refiner(config: DetectConfig, model_threads: int | None = None) -> TrackRefiner | None:
@@ -207,7 +234,7 @@ def build_refiner(config: DetectConfig, model_threads: int | None = None) -> Tra
 def analyse(
     video: VideoInfo | str | Path,
     config: Config,
-    progress: bool = False,
+    progress: bool | ProgressFn = False,
     detectors: list[DetectorSlot] | None = None,
     refiner: TrackRefiner | None = None,
     people: People | None = None,
@@ -297,12 +324,12 @@ def analyse(
     tracks = tracker.tracks
     if config.regions.redact:
         t0 = time.perf_counter()
-        tracks = tracks + follow_regions(info, config.regions, first_id=len(tracks), progress=progress)
+        tracks = tracks + follow_regions(info, config.regions, first_id=len(tracks), progress=progress is True)
         timings["regions"] = time.perf_counter() - t0
     analysis = Analysis(video=info, tracks=tracks, failed_frames=sorted(set(failed)), timings=timings)
     if people is not None:
         analysis.identities, identify_timings = scan(info, analysis.tracks, people.gallery, config.identity,
-                                                     progress=progress)
+                                                     progress=progress is True)
         analysis.timings.update(identify_timings)
         analysis.people = people.to_json()
     return analysis
@@ -330,7 +357,7 @@ def render(
     config: Config,
     output: str | Path,
     audit_log: str | Path | None = None,
-    progress: bool = False,
+    progress: bool | ProgressFn = False,
     input_sha256: str | None = None,
 ) -> RunResult:
     """Pass 2: decode again, redact, encode; write the video and its audit log atomically."""
@@ -412,13 +439,17 @@ def run(
     output: str | Path,
     config: Config | None = None,
     audit_log: str | Path | None = None,
-    progress: bool = False,
+    progress: bool | ProgressFn = False,
     people: People | None = None,
+    input_sha256: str | None = None,
 ) -> RunResult:
     """Redact one video: probe, analyse, decide, render.  The library entry point behind ``redact run``.
 
     ``people`` (from :func:`redact.identify.load_people`) keeps the listed
     people visible, or redacts only them; without it everyone is redacted.
+    ``progress`` draws tqdm bars, or reports frames to a callback (batch
+    workers); ``input_sha256`` saves hashing the input again when the caller
+    already has.
     """
     config = config or load_config()
     t0 = time.perf_counter()
@@ -432,7 +463,7 @@ def run(
         analysis = analyse(info, config, progress=progress, people=people)
         analysis.timings["probe"] = t_probe
         decisions = decide(analysis.tracks, config, analysis.identities, analysis.mode)
-        result = render(analysis, decisions, config, output, audit_log, progress=progress)
+        result = render(analysis, decisions, config, output, audit_log, progress=progress, input_sha256=input_sha256)
     result.timings["total"] = round(time.perf_counter() - t0, 3)
     return result
 

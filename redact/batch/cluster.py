@@ -1,0 +1,87 @@
+"""Run batch jobs as Ray tasks on an existing cluster (``pip install 'redact[ray]'``).
+
+Each task gets the paths of one job and reads and writes them itself, so
+inputs and OUTDIR must be on storage every node mounts at the same path.
+Ray retries a task whose worker died (node lost, out of memory) up to
+``retries`` times; a job that *fails* (bad input) returns a failed result
+instead of raising, because running it again would fail the same way.
+Frame progress stays on the workers; the driver shows a bar of files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from redact.batch.job import FAILED, JobResult, Settings, run_job
+from redact.batch.plan import Job
+from redact.errors import RedactError
+
+log = logging.getLogger(__name__)
+
+
+def _task(fn: Callable[..., JobResult], job: Job, settings: Settings) -> JobResult:
+    return fn(job, settings, None)
+
+
+class RayExecutor:
+    """Jobs as Ray tasks, one CPU each; ``address`` None starts or joins a Ray instance as ``ray.init`` does."""
+
+    def __init__(self, address: str | None = None, retries: int = 2, progress: bool = False, cpus_per_job: int = 1):
+        self.address = address
+        self.retries = retries
+        self.progress = progress
+        self.cpus_per_job = cpus_per_job
+
+    def run(
+        self, jobs: list[Job], settings: Settings, on_result: Callable[[JobResult], None], fn=run_job
+    ) -> None:
+        ray = _import_ray()
+        owned = not ray.is_initialized()
+        if owned:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # air-gapped machines: no phoning home
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False)
+            except Exception as e:  # noqa: BLE001 - ray raises several types for an unreachable cluster
+                raise RedactError(f"cannot connect to the Ray cluster at {self.address or 'auto'}: {e}") from e
+        try:
+            remote = ray.remote(num_cpus=self.cpus_per_job, max_retries=self.retries)(_task)
+            shared = ray.put(settings)
+            futures = {remote.remote(fn, job, shared): job for job in jobs}
+            with tqdm(total=len(jobs), desc="files", unit="file", disable=not self.progress) as bar:
+                pending = list(futures)
+                while pending:
+                    ready, pending = ray.wait(pending, num_returns=1)
+                    for ref in ready:
+                        job = futures[ref]
+                        try:
+                            result = ray.get(ref)
+                        except Exception as e:  # noqa: BLE001 - the task's worker died more often than retried
+                            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                            result = JobResult(job.name, str(job.input), FAILED, attempts=self.retries + 1,
+                                               reason=f"Ray task failed after {self.retries} retries: {reason}")
+                        bar.update(1)
+                        log.info("%s %s", result.status, result.name)
+                        on_result(result)
+        finally:
+            if owned:
+                ray.shutdown()
+
+
+def _import_ray():
+    # Recent Ray clusters require a token (``ray start --head`` writes
+    # ~/.ray/auth_token), but a driver joining one sends it only when told to.
+    token = os.environ.get("RAY_AUTH_TOKEN") or Path(
+        os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").is_file()
+    if token and "RAY_AUTH_MODE" not in os.environ:
+        os.environ["RAY_AUTH_MODE"] = "token"
+    try:
+        import ray
+    except ImportError as e:
+        raise RedactError("--executor ray needs the ray package: pip install 'redact[ray]'") from e
+    return ray
