@@ -40,7 +40,7 @@ class RayExecutor:
     def run(
         self, jobs: list[Job], settings: Settings, on_result: Callable[[JobResult], None], fn=run_job
     ) -> None:
-        ray = _import_ray()
+        ray = import_ray()
         owned = not ray.is_initialized()
         if owned:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # air-gapped machines: no phoning home
@@ -73,12 +73,15 @@ class RayExecutor:
                 ray.shutdown()
 
 
-def _import_ray():
-    # Recent Ray clusters require a token (``ray start --head`` writes
-    # ~/.ray/auth_token), but a driver joining one sends it only when told to.
-    token = os.environ.get("RAY_AUTH_TOKEN") or Path(
-        os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").is_file()
-    if token and "RAY_AUTH_MODE" not in os.environ:
+def import_ray():
+    """Import ray, first telling it to send the cluster's token if there is one.
+
+    Recent Ray clusters require a token (``ray start --head`` writes
+    ~/.ray/auth_token), but a driver joining one sends it only when told to,
+    and ray reads that setting once, at import.
+    """
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file()):
         os.environ["RAY_AUTH_MODE"] = "token"
     try:
         import ray
