@@ -6,6 +6,7 @@ started on one executor resumes on the other.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -13,8 +14,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-
-import importlib.util
 
 import pytest
 
