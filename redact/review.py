@@ -89,6 +89,12 @@ def write_report(
     check_output(output, input)
     if output.resolve() == (folder / store.FILE).resolve():
         raise OutputError(f"{output}: would overwrite the analysis")
+    published = _redacted_output_in(output.parent)
+    if published is not None:
+        raise OutputError(
+            f"{output}: {published.name} shows that this folder holds redacted output, and the report shows "
+            f"unredacted faces; write it beside the analysis (the default, {folder / 'review.html'})"
+        )
     images = _thumbnails(info, saved.tracks, thumbs, progress)
     page = _page(saved, input, images)
     temp = temp_path_for(output)
@@ -128,6 +134,15 @@ def crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     width = max(1, round(part.shape[1] * THUMB_HEIGHT / part.shape[0]))
     interp = cv2.INTER_AREA if part.shape[0] > THUMB_HEIGHT else cv2.INTER_CUBIC
     return cv2.resize(part, (width, THUMB_HEIGHT), interpolation=interp)
+
+
+def _redacted_output_in(folder: Path) -> Path | None:
+    """A file that only a finished redaction writes (audit log, batch manifest or summary), if ``folder`` has one."""
+    for pattern in ("*.audit.jsonl", "*.manifest.json", "redact-batch.json"):
+        hit = next(folder.glob(pattern), None)
+        if hit is not None:
+            return hit
+    return None
 
 
 def _thumbnails(info, tracks: list[Track], n: int, progress: bool) -> dict[int, list[tuple[int, str | None]]]:
