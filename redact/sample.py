@@ -257,6 +257,34 @@ def make_sample(
     return sample
 
 
+def make_batch(
+    folder: str | Path, count: int, *, seconds: float = 0.5, size: tuple[int, int] = (192, 144), distinct: int = 4
+) -> dict[str, Sample]:
+    """``count`` short clips with faces under ``folder``, spread over sub-folders, for batch tests and load runs.
+
+    Only ``distinct`` clips are encoded (different backgrounds); the rest are
+    copies, each in its own place in the tree, so a few hundred files cost a
+    few seconds to make.  Returns each file's path relative to ``folder``
+    with the sample it copies (its face boxes are the ground truth; its own file is gone).
+    """
+    import shutil
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        originals = [
+            make_sample(Path(tmp) / f"clip{i}.mp4", seconds=seconds, fps=20, size=size, seed=i)
+            for i in range(min(distinct, count))
+        ]
+        made = {}
+        for n in range(count):
+            rel = f"camera {n % 7:02d}/clip {n:04d}.mp4"
+            (folder / rel).parent.mkdir(exist_ok=True)
+            shutil.copyfile(originals[n % len(originals)].path, folder / rel)
+            made[rel] = originals[n % len(originals)]
+    return made
+
+
 def _finish(video: Path, out: Path, *, seconds: Fraction, audio: bool, metadata: bool, rotation: int, extra: bool, tmp: Path) -> None:
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     if rotation:

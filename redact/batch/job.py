@@ -83,6 +83,8 @@ class JobResult:
     peak_rss_mib: float = 0.0
     attempts: int = 1
     worker: str = ""
+    finished: float = 0.0
+    """Unix time the job ended: orders a worker's jobs in time."""
 
 
 def run_job(job: Job, settings: Settings, progress: ProgressFn | None = None) -> JobResult:
@@ -102,6 +104,7 @@ def run_job(job: Job, settings: Settings, progress: ProgressFn | None = None) ->
         result.reason = f"internal error: {type(e).__name__}: {e}"
     result.seconds = round(time.perf_counter() - t0, 3)
     result.rss_mib, result.peak_rss_mib = _memory()
+    result.finished = round(time.time(), 3)
     return result
 
 
