@@ -87,6 +87,9 @@ class DetectConfig:
     """Boxes of different detectors overlapping more than this are merged before tracking."""
     on_error: Literal["fail", "blackout"] = "fail"
     """A detector error fails the job, or blacks out the whole frame; never passes it unredacted."""
+    on_decode_error: Literal["fail", "blackout"] = "fail"
+    """A frame the decoder reports damaged (or a missing one) fails the job, or is written black
+    with frame count and timing kept; a concealed, half-decoded frame is never passed on."""
 
 
 @dataclass

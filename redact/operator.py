@@ -256,7 +256,9 @@ def _active(p: ProtectedRegion, t: float) -> bool:
 # --- following ---------------------------------------------------------------------------------------------
 
 
-def follow_regions(info: VideoInfo, cfg: RegionsConfig, first_id: int, progress: bool = False) -> list[Track]:
+def follow_regions(
+    info: VideoInfo, cfg: RegionsConfig, first_id: int, progress: bool = False, on_damage: str = "fail"
+) -> list[Track]:
     """One track of kind ``region`` per marked region, ids from ``first_id`` in the order given.
 
     Static regions cost nothing (a box at the first and last frame of their
@@ -274,7 +276,7 @@ def follow_regions(info: VideoInfo, cfg: RegionsConfig, first_id: int, progress:
         else:
             runs.append(_plan(info, cfg, region, track, name))
     if runs:
-        _follow(info, cfg, runs, progress)
+        _follow(info, cfg, runs, progress, on_damage)
     return tracks
 
 
@@ -359,7 +361,7 @@ def _tracking_scale(info: VideoInfo, runs: list[_Run]) -> float:
     return min(1.0, scale)
 
 
-def _follow(info: VideoInfo, cfg: RegionsConfig, runs: list[_Run], progress: bool) -> None:
+def _follow(info: VideoInfo, cfg: RegionsConfig, runs: list[_Run], progress: bool, on_damage: str) -> None:
     """The single decode pass: buffer what backward runs need, start runs at their frame, step forward runs."""
     scale = _tracking_scale(info, runs)
     size = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
@@ -381,7 +383,8 @@ def _follow(info: VideoInfo, cfg: RegionsConfig, runs: list[_Run], progress: boo
     pending = sorted(runs, key=lambda r: r.start)
     active: list[_Run] = []
     buffer: dict[int, bytes] = {}
-    with FrameReader(info) as reader, _bar(max(r.forward_to for r in runs) + 1, "regions", progress) as bar:
+    with FrameReader(info, on_damage=on_damage) as reader, \
+            _bar(max(r.forward_to for r in runs) + 1, "regions", progress) as bar:
         for frame in reader:
             i = frame.index
             bar.update(1)

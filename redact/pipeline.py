@@ -22,8 +22,8 @@ import logging
 import os
 import queue
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -297,7 +297,8 @@ def analyse(
             except Exception as e:  # noqa: BLE001 - turned into one actionable line
                 raise DetectorError(f"detector {m.name!r} failed to load: {e}") from e
         timings["load"] = time.perf_counter() - t0
-        with FrameReader(info) as reader, _bar(info.frame_count, "analyse", progress) as bar:
+        with FrameReader(info, on_damage=config.detect.on_decode_error) as reader, \
+                _bar(info.frame_count, "analyse", progress) as bar:
             for frame in reader:
                 pool.submit(frame, sweep)
                 for ready in pool.ready():
@@ -307,6 +308,7 @@ def analyse(
                 consume(*ready)
                 bar.update(1)
         frames = reader.frames_read
+        failed.extend(reader.damaged)  # written black by the reader; blacked out again at render
     finally:
         pool.close()
         if owned:
@@ -324,12 +326,14 @@ def analyse(
     tracks = tracker.tracks
     if config.regions.redact:
         t0 = time.perf_counter()
-        tracks = tracks + follow_regions(info, config.regions, first_id=len(tracks), progress=progress is True)
+        tracks = tracks + follow_regions(info, config.regions, first_id=len(tracks), progress=progress is True,
+                                        on_damage=config.detect.on_decode_error)
         timings["regions"] = time.perf_counter() - t0
     analysis = Analysis(video=info, tracks=tracks, failed_frames=sorted(set(failed)), timings=timings)
     if people is not None:
         analysis.identities, identify_timings = scan(info, analysis.tracks, people.gallery, config.identity,
-                                                     progress=progress is True)
+                                                     progress=progress is True,
+                                                     on_damage=config.detect.on_decode_error)
         analysis.timings.update(identify_timings)
         analysis.people = people.to_json()
     return analysis
@@ -390,11 +394,14 @@ def render(
             audit.decision(d, t.first, t.last, len(t.frames), t.kind, t.label)
         if writer.audio_mode == "processed":
             audit.audio(plan_audio(info.duration, config.audio))
-        with writer, FrameReader(info) as reader, _bar(info.frame_count, "render", progress) as bar:
+        with writer, FrameReader(info, on_damage=config.detect.on_decode_error) as reader, \
+                _bar(info.frame_count, "render", progress) as bar:
             for frame in reader:
                 tp = time.perf_counter()
-                if frame.index in failed:
-                    full = Region((0, 0, info.width, info.height), "frame", None, Source.FAILSAFE, None, None, "detector-error")
+                if frame.index in failed or frame.index in reader.damaged:
+                    failed.add(frame.index)
+                    why = "decode-error" if frame.index in reader.damaged else "detector-error"
+                    full = Region((0, 0, info.width, info.height), "frame", None, Source.FAILSAFE, None, None, why)
                     regions = [full]
                     image = redact_frame(frame.image, [full.box], blackout, ellipse=False)
                 else:

@@ -95,7 +95,7 @@ def write_report(
             f"{output}: {published.name} shows that this folder holds redacted output, and the report shows "
             f"unredacted faces; write it beside the analysis (the default, {folder / 'review.html'})"
         )
-    images = _thumbnails(info, saved.tracks, thumbs, progress)
+    images = _thumbnails(info, saved.tracks, thumbs, progress, saved.config.detect.on_decode_error)
     page = _page(saved, input, images)
     temp = temp_path_for(output)
     try:
@@ -145,7 +145,9 @@ def _redacted_output_in(folder: Path) -> Path | None:
     return None
 
 
-def _thumbnails(info, tracks: list[Track], n: int, progress: bool) -> dict[int, list[tuple[int, str | None]]]:
+def _thumbnails(
+    info, tracks: list[Track], n: int, progress: bool, on_damage: str = "fail"
+) -> dict[int, list[tuple[int, str | None]]]:
     """Track id -> [(frame, JPEG data URI or None if that frame never decoded)], in one decode pass."""
     picks = {t.id: pick(t, n) for t in tracks}
     wanted: dict[int, list[tuple[Track, int]]] = {}
@@ -157,7 +159,7 @@ def _thumbnails(info, tracks: list[Track], n: int, progress: bool) -> dict[int, 
         last = max(wanted)
         with (
             logging_redirect_tqdm(),
-            FrameReader(info) as reader,
+            FrameReader(info, on_damage=on_damage) as reader,
             tqdm(total=last + 1, desc="review", unit="frame", disable=not progress, leave=False) as bar,
         ):
             for frame in reader:

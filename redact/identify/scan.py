@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -45,6 +46,7 @@ def scan(
     config: IdentityConfig,
     embedder: FaceEmbedder | None = None,
     progress: bool = False,
+    on_damage: Literal["fail", "blackout"] = "fail",
 ) -> tuple[dict[int, list[IdentitySample]], dict[str, float]]:
     """Track id -> samples in frame order, and stage timings."""
     todo = plan(tracks, config)
@@ -56,7 +58,7 @@ def scan(
     t_embed = 0.0
     if todo:
         last = max(todo)
-        with FrameReader(info) as reader, tqdm(
+        with FrameReader(info, on_damage=on_damage) as reader, tqdm(
             total=len(todo), desc="identify", unit="frame", disable=not progress, leave=False
         ) as bar:
             for frame in reader:

@@ -27,11 +27,29 @@ def probe(path: str | Path) -> VideoInfo:
     """Describe the first real video stream of ``path`` (cover art is not one).
 
     Raises ``InputError`` with a one-line reason for anything that is not a
-    readable video, so a batch can report it and move on.
+    readable video, so a batch can report it and move on.  Damaged headers
+    can leave PyAV's objects half-filled (a stream without a codec, a zero
+    time base); whatever that breaks is reported as unreadable headers, not
+    as a crash (tests/test_fuzz.py mutates headers to check).
     """
+    path = Path(path)
+    try:
+        return _probe(path)
+    except InputError:
+        raise
+    except (AttributeError, TypeError, ValueError, ArithmeticError, OverflowError) as e:
+        raise InputError(f"{path}: video headers are damaged ({type(e).__name__}: {_reason(e)})") from e
+    except Exception as e:
+        import av
+
+        if isinstance(e, av.error.FFmpegError):
+            raise InputError(f"{path}: video headers are damaged ({_reason(e)})") from e
+        raise
+
+
+def _probe(path: Path) -> VideoInfo:
     import av  # deferred: keeps `import redact` light
 
-    path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if not path.is_file():
@@ -52,13 +70,17 @@ def probe(path: str | Path) -> VideoInfo:
             if not (s.disposition & av.stream.Disposition.attached_pic)
         ]
         if not videos:
-            raise InputError(f"{path}: no video stream")
+            none = "" if container.streams else " (the file holds no streams at all: truncated, or not a video)"
+            raise InputError(f"{path}: no video stream{none}")
         v = videos[0]
-        stream_index, codec = v.index, v.codec_context.name
         cc = v.codec_context
+        if cc is None:
+            raise InputError(f"{path}: video stream has no usable codec (unknown, or damaged headers)")
+        stream_index, codec = v.index, cc.name
         width, height = int(cc.width or 0), int(cc.height or 0)
         if width <= 0 or height <= 0:
-            raise InputError(f"{path}: video stream has no frame size")
+            # ffmpeg zeroes a size it refuses (beyond ~16k x 16k), so this is also the huge case.
+            raise InputError(f"{path}: video stream has no usable frame size (missing, or too large to decode)")
         if width * height > MAX_PIXELS:
             raise InputError(f"{path}: declared frame size {width}x{height} is too large")
         fps, vfr = _frame_rate(v)

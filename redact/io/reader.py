@@ -4,16 +4,29 @@ ffmpeg runs in its own process and a reader thread keeps a few frames ready,
 so decoding overlaps detection and memory stays flat whatever the length.
 ffmpeg's auto-rotation is left on: frames arrive upright, and every box in the
 pipeline and the audit log is in upright pixels.
+
+Damaged input fails closed.  By default (``on_damage="fail"``) ffmpeg runs
+with ``-xerror``: the first frame its decoder has to conceal (damaged bytes,
+a truncated file) stops decoding and raises :class:`DecodeError`, instead of
+passing a half-decoded picture on, in which a smeared face may escape the
+detector.  With ``on_damage="blackout"`` the frames are decoded in-process
+with PyAV, which reports per frame what ffmpeg's command line does not: every
+frame the decoder flags as corrupt, or that is missing (a packet that cannot
+be decoded, the end of a truncated file), comes out black at its place in
+time and its index is listed in :attr:`FrameReader.damaged`.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
+from typing import Literal
 
+import cv2
 import numpy as np
 
 from redact.errors import DecodeError
@@ -36,9 +49,12 @@ class FrameReader:
     Use as a context manager so ffmpeg is stopped even when the consumer fails.
     """
 
-    def __init__(self, info: VideoInfo, prefetch: int = 4):
+    def __init__(self, info: VideoInfo, prefetch: int = 4, on_damage: Literal["fail", "blackout"] = "fail"):
         self.info = info
         self.prefetch = prefetch
+        self.on_damage = on_damage
+        self.damaged: set[int] = set()
+        """Indices of frames written black because they were damaged or missing (``blackout`` only)."""
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
@@ -48,7 +64,7 @@ class FrameReader:
 
     def command(self) -> list[str]:
         info = self.info
-        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path)]
+        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-xerror", "-i", str(info.path)]
         cmd += ["-map", f"0:{info.stream_index}", "-an", "-sn", "-dn"]
         if info.variable_frame_rate:
             cmd += ["-fps_mode", "cfr", "-r", f"{info.fps.numerator}/{info.fps.denominator}"]
@@ -60,6 +76,10 @@ class FrameReader:
         return cmd
 
     def __enter__(self) -> FrameReader:
+        if self.on_damage == "blackout":
+            self._thread = threading.Thread(target=self._pump_pyav, name="redact-decode", daemon=True)
+            self._thread.start()
+            return self
         self._proc = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -104,6 +124,99 @@ class FrameReader:
         except Exception as e:  # noqa: BLE001 - re-raised in the consumer's thread
             self._put(e)
 
+    def _pump_pyav(self) -> None:
+        try:
+            for image in self._pyav_frames():
+                if self._stop.is_set():
+                    return
+                self._put(image)
+            self._put(_END)
+        except Exception as e:  # noqa: BLE001 - re-raised in the consumer's thread
+            self._put(e)
+
+    def _pyav_frames(self) -> Iterator[np.ndarray]:
+        """Upright BGR frames on the constant-rate grid, damaged and missing ones black (``blackout``).
+
+        A frame's place is its timestamp times the rate, so a frame the
+        decoder drops leaves a gap that is filled black and timing is kept.
+        Variable-rate input fills its gaps by repeating the previous frame
+        and drops frames that land on a taken place, as ffmpeg's resampling
+        does; there a dropped frame cannot be told from a long one.
+        """
+        import av  # deferred: keeps `import redact` light
+
+        info = self.info
+        rotate = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}.get(info.rotation)
+        sw, sh = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
+        black = np.zeros((info.height, info.width, 3), np.uint8)
+        black.flags.writeable = False
+        placed = 0
+        last = black
+
+        def fill(upto: int) -> Iterator[np.ndarray]:
+            nonlocal placed
+            if upto > placed and not (info.variable_frame_rate and placed > 0 and last is not black):
+                log.warning("%s: frames %d-%d are missing; written black", info.path.name, placed, upto - 1)
+            while placed < upto:
+                if info.variable_frame_rate and placed > 0 and last is not black:
+                    yield last
+                else:
+                    self.damaged.add(placed)
+                    yield black
+                placed += 1
+
+        try:
+            container = av.open(str(info.path))
+        except (av.error.FFmpegError, OSError) as e:
+            raise DecodeError(f"{info.path}: cannot be opened for decoding ({e})") from e
+        with container:
+            stream = container.streams[info.stream_index]
+            stream.thread_type = "AUTO"
+            tb = stream.time_base
+            origin = stream.start_time
+            packets = container.demux(stream)
+            while True:
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    break
+                except av.error.FFmpegError as e:  # a damaged or truncated container ends here
+                    log.warning("%s: demuxing stopped after frame %d (%s)", info.path.name, placed, e)
+                    break
+                try:
+                    frames = stream.decode(packet)
+                except av.error.FFmpegError as e:
+                    log.warning("%s: a packet could not be decoded (%s)", info.path.name, e)
+                    continue
+                for frame in frames:
+                    if frame.pts is None or tb is None:
+                        slot = placed
+                    else:
+                        if origin is None:
+                            origin = frame.pts
+                        slot = round((frame.pts - origin) * tb * info.fps)
+                    if slot < placed:
+                        if not info.variable_frame_rate:
+                            log.warning("%s: frame at %s s repeats a time already shown; dropped",
+                                        info.path.name, float((frame.pts or 0) * (tb or 0)))
+                        continue
+                    yield from fill(slot)
+                    if frame.is_corrupt:
+                        log.warning("%s: frame %d is damaged; written black", info.path.name, placed)
+                        self.damaged.add(placed)
+                        image = black
+                    else:
+                        image = frame.to_ndarray(format="bgr24", width=sw, height=sh)
+                        if rotate is not None:
+                            image = cv2.rotate(image, rotate)
+                        last = image
+                    yield image
+                    placed += 1
+        # A truncated file ends early: its missing frames are black too, so the
+        # video keeps the length the container declares (and its audio's).
+        if not (info.variable_frame_rate and info.frame_count - placed <= 1):
+            yield from fill(info.frame_count)
+
     def _put(self, item) -> None:
         while not self._stop.is_set():
             try:
@@ -112,27 +225,47 @@ class FrameReader:
             except queue.Full:
                 continue
 
+    def _failure(self, rc: int) -> str:
+        reason = _ffmpeg_reason(self._stderr) or f"exit code {rc}"
+        if rc in (-9, 137) and not self._stderr:
+            return f"{self.info.path}: the decoder was killed after frame {self.frames_read} (out of memory?)"
+        return (
+            f"{self.info.path}: video is damaged or truncated at frame {self.frames_read} ({reason}); "
+            "no output written (detect.on_decode_error: blackout writes damaged frames black instead)"
+        )
+
     def __iter__(self) -> Iterator[Frame]:
-        if self._proc is None:
+        if self._thread is None:
             raise RuntimeError("FrameReader must be used as a context manager")
         fps = self.info.fps
         while True:
             item = self._queue.get()
             if item is _END:
                 break
+            if isinstance(item, DecodeError):
+                raise item
             if isinstance(item, Exception):
                 raise DecodeError(f"{self.info.path}: decoding failed ({item})") from item
             index = self.frames_read
             self.frames_read += 1
             # The array is read-only (a view of the pipe buffer); stages copy before drawing.
             yield Frame(index=index, image=item, time=float(index / fps))
-        rc = self._proc.wait()
-        self._stderr_thread.join()
-        if rc != 0:
-            detail = self._stderr.decode(errors="replace").strip().splitlines()
-            raise DecodeError(
-                f"{self.info.path}: ffmpeg could not decode the video"
-                + (f" ({detail[-1]})" if detail else f" (exit code {rc})")
-            )
+        if self._proc is not None:
+            rc = self._proc.wait()
+            self._stderr_thread.join()
+            if rc != 0:
+                raise DecodeError(self._failure(rc))
         if self.frames_read == 0:
             raise DecodeError(f"{self.info.path}: no frame could be decoded")
+
+
+_GENERIC = re.compile(r"Task finished|Terminating thread|Error processing packet|Decoding error|Nothing was written|"
+                      r"Error while filtering|Conversion failed")
+
+
+def _ffmpeg_reason(stderr: bytes) -> str:
+    """The most telling line of ffmpeg's error output, without its ``[h264 @ 0x...]`` prefixes."""
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", ln).strip() for ln in stderr.decode(errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln]
+    specific = [ln for ln in lines if not _GENERIC.search(ln)]
+    return (specific or lines or [""])[0]

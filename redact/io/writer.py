@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import threading
 import uuid
@@ -63,6 +64,19 @@ def check_output(output: Path, input: Path | None = None) -> None:
         raise OutputError(f"{output}: is a folder, expected a file name")
     if input is not None and output.resolve() == Path(input).resolve():
         raise OutputError(f"{output}: output would overwrite the input")
+
+
+def _exit_reason(rc: int, stderr_line: str) -> str:
+    """Why an ffmpeg child failed, in words: a signal (a full disk or quota kills with SIGXFSZ) or its last error line."""
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        if -rc == getattr(signal, "SIGXFSZ", -1):
+            return f"file size limit exceeded ({name}): is the disk or the quota full?"
+        return f"killed by {name}" + (f"; {stderr_line}" if stderr_line else "")
+    return stderr_line or f"exit code {rc}"
 
 
 class VideoWriter:
@@ -183,8 +197,8 @@ class VideoWriter:
         try:
             self._proc.stdin.write(np.ascontiguousarray(image).data)
         except (BrokenPipeError, OSError) as e:
-            self._proc.wait()
-            raise EncodeError(f"{self.output}: encoder stopped ({self._error_text() or e})") from e
+            rc = self._proc.wait()
+            raise EncodeError(f"{self.output}: encoder stopped ({_exit_reason(rc, self._error_text()) or e})") from e
         self.frames_written += 1
 
     def _error_text(self) -> str:
@@ -207,7 +221,7 @@ class VideoWriter:
                 pass
             rc = proc.wait()
             if rc != 0:
-                raise EncodeError(f"{self.output}: ffmpeg failed to encode ({self._error_text() or f'exit code {rc}'})")
+                raise EncodeError(f"{self.output}: ffmpeg failed to encode ({_exit_reason(rc, self._error_text())})")
             if self.frames_written == 0:
                 raise EncodeError(f"{self.output}: no frames were written")
             if self.audio_mode == "processed":
@@ -215,7 +229,8 @@ class VideoWriter:
             mux = subprocess.run(self.mux_command(), stdin=subprocess.DEVNULL, capture_output=True)
             if mux.returncode != 0:
                 lines = mux.stderr.decode(errors="replace").strip().splitlines()
-                raise EncodeError(f"{self.output}: ffmpeg failed to mux ({lines[-1] if lines else mux.returncode})")
+                reason = _exit_reason(mux.returncode, lines[-1] if lines else "")
+                raise EncodeError(f"{self.output}: ffmpeg failed to mux ({reason})")
             os.replace(self.temp, self.output)
         finally:
             for scratch in (self.temp, self.scratch, self.audio_scratch):
