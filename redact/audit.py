@@ -24,6 +24,7 @@ from typing import IO, Any
 from redact import __version__
 from redact.audio import AudioEvent
 from redact.config import Config
+from redact.errors import OutputError
 from redact.io.writer import temp_path_for
 from redact.types import Decision, Region, VideoInfo
 
@@ -52,13 +53,23 @@ class AuditLog:
         self.frames_with_regions = 0
 
     def __enter__(self) -> AuditLog:
-        self._file = open(self.temp, "w", encoding="utf-8")
+        try:
+            self._file = open(self.temp, "w", encoding="utf-8")
+        except OSError as e:
+            raise self._error(e) from e
         return self
 
     def write(self, record: dict[str, Any]) -> None:
         assert self._file is not None
-        self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+            self._file.flush()
+        except OSError as e:
+            raise self._error(e) from e
+
+    def _error(self, e: OSError) -> OutputError:
+        """A full disk or quota is the usual cause; say so in one line, not as an internal error."""
+        return OutputError(f"{self.path}: cannot write the audit log ({e.strerror or e}); is the disk or quota full?")
 
     def header(
         self, video: VideoInfo, config: Config, input_sha256: str, output_size: tuple[int, int],
@@ -121,9 +132,13 @@ class AuditLog:
 
     def close(self) -> None:
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()  # flushes, so a full disk can fail here too
+            except OSError as e:
+                raise self._error(e) from e
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.close()
-        if self.temp.exists():
-            self.temp.unlink()
+        try:
+            self.close()
+        finally:
+            self.temp.unlink(missing_ok=True)
