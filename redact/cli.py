@@ -77,7 +77,7 @@ def _marks_args(p: argparse.ArgumentParser, regions: bool = True) -> None:
 
 def _batch_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("batches (several inputs, a folder or a glob; OUTPUT is then a folder)")
-    g.add_argument("--jobs", type=int, metavar="N", help="files redacted at once (default: one per two cores)")
+    g.add_argument("--jobs", type=int, metavar="N", help="files redacted at once (default: one per core, fewer if memory is short)")
     g.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local worker processes, or tasks on a Ray cluster (needs redact[ray])")
     g.add_argument("--address", metavar="ADDR", help="Ray cluster to join, e.g. 10.0.0.5:6379 (default: RAY_ADDRESS, "

@@ -35,14 +35,19 @@ JOB_MEMORY_GIB = 2.0
 
 
 def default_jobs() -> int:
-    """One job per two cores (each job detects on two frames at once and runs ffmpeg beside),
-    fewer when memory would not hold them."""
+    """One job per core, fewer when memory would not hold them.
+
+    Measured on two cores (BENCHMARKS.md, "Batches"): two single-threaded jobs
+    beat one job detecting on two frames at once by 17 % at 720p and 2x on
+    short clips, where each file's fixed costs (probe, three ffmpeg starts,
+    hashing) leave a lone job's second core idle.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError):
         memory_gib = 8.0
-    return max(1, min(cores // 2, int(memory_gib // JOB_MEMORY_GIB)))
+    return max(1, min(cores, int(memory_gib // JOB_MEMORY_GIB)))
 
 
 def run_batch(
