@@ -112,9 +112,10 @@ def _run(job: Job, settings: Settings, progress: ProgressFn | None, result: JobR
     from redact.pipeline import run
 
     sha = sha256_file(job.input)
-    if manifest.vouches_for(manifest.read(job.manifest), sha, settings.settings_hash, job.output, job.audit):
+    previous = manifest.read(job.manifest)
+    if manifest.vouches_for(previous, sha, settings.settings_hash, job.output, job.audit):
         result.status, result.reason = SKIPPED, "output current (manifest matches input and settings)"
-        result.frames = manifest.read(job.manifest).frames
+        result.frames = previous.frames
         return
     # Nothing vouches for what is there: it must not outlive this attempt.
     for stale in (job.manifest, job.output, job.audit):
