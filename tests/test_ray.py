@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_batch import crash_once
 
 from redact.batch import SUMMARY_NAME, run_batch
 from redact.batch import manifest as manifests
-from redact.batch.job import DONE, FAILED, SKIPPED, run_job
+from redact.batch.job import DONE, FAILED, SKIPPED
 from redact.cli import main
 from redact.config import load
 from redact.io import probe
@@ -92,20 +93,11 @@ def test_ray_batch_writes_what_local_workers_write_and_resumes_across_executors(
     assert _statuses(on_ray) == {"a.mp4": SKIPPED, "sub dir/b.mp4": SKIPPED, "junk.mp4": FAILED}
 
 
-def crash_once(job, settings, progress):
-    """Kill the Ray worker the first time it runs ``a.mp4``."""
-    marker = job.output.parent / "crashed-once"
-    if job.name == "a.mp4" and not marker.exists():
-        marker.write_text("1")
-        os._exit(9)
-    return run_job(job, settings, progress)
-
-
 def test_ray_retries_a_task_whose_worker_died(ray_head, inputs, tmp_path):
     from redact.batch.cluster import import_ray
 
-    # The workers cannot import this test module: send the crashing job function by value.
-    import_ray().cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    # The workers cannot import the test modules: send the crashing job function by value.
+    import_ray().cloudpickle.register_pickle_by_value(sys.modules[crash_once.__module__])
     s = run_batch([inputs / "a.mp4"], tmp_path / "out", load(), executor="ray", address=ray_head, retries=1,
                   fn=crash_once)
     assert (tmp_path / "out" / "crashed-once").exists(), "the first attempt did crash"

@@ -42,7 +42,7 @@ def default_jobs() -> int:
     short clips, where each file's fixed costs (probe, three ffmpeg starts,
     hashing) leave a lone job's second core idle.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = _cores()
     try:
         memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError):
@@ -73,9 +73,8 @@ def run_batch(
     outdir.mkdir(parents=True, exist_ok=True)
     if not os.access(outdir, os.W_OK):
         raise OutputError(f"{outdir}: output folder is not writable")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = jobs or default_jobs()
-    settings = Settings.make(config, people, threads=max(1, cores // workers) if executor == "local" else 1)
+    settings = Settings.make(config, people, threads=max(1, _cores() // workers) if executor == "local" else 1)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = BatchSummary(str(outdir), executor, workers, settings.settings_hash, started)
     t0 = time.perf_counter()
@@ -106,6 +105,11 @@ def run_batch(
     result.results.sort(key=lambda r: r.name)
     result.write(Path(summary) if summary else outdir / SUMMARY_NAME)
     return result
+
+
+def _cores() -> int:
+    """The cores this process may use (a container or taskset may allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class _exclusive:
