@@ -266,6 +266,8 @@ class IdentityConfig:
     """Cap on the samples scored per track (the stride grows for long tracks)."""
     max_bridge: int = 50
     """A kept face is shown only between two matching samples at most this many frames apart."""
+    pool: int = 2
+    """Usable neighbours on each side whose descriptors are averaged with a sample's (0: each sample alone)."""
 
 
 @dataclass
@@ -475,6 +477,7 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (IdentityConfig, "sample_every"): (1, 100000),
     (IdentityConfig, "max_samples"): (1, 100000),
     (IdentityConfig, "max_bridge"): (1, 100000),
+    (IdentityConfig, "pool"): (0, 50),
     (EncodeConfig, "crf"): (0, 51),
     (KindStyle, "padding"): (0.0, 5.0),
     (RegionsConfig, "max_seconds"): (0.0, 1e6),

@@ -10,11 +10,14 @@ fails closed:
   the face is shown only between two consecutive samples that both confirm
   it (``confirm``, at most ``max_bridge`` frames apart): a part of the track
   that was not confirmed (too small, blurred, turned, or a different person
-  after two people crossed) stays redacted.
+  after two people crossed) stays redacted.  The track-level tests read each
+  sample's pooled similarity and the confirmation its one-sided pools
+  (:mod:`redact.identify.pool`); samples scored without a pool read their own.
 * only-redact mode (``--only-redact``): a track is left visible only when it
   is confidently *none* of the listed people (below ``distinct``, well under
-  the keep threshold), and again only between two consecutive samples that
-  confirmed it; anything unscorable is redacted.
+  the keep threshold, by its own similarity and by its pools alike), and
+  again only between two consecutive samples that confirmed it; anything
+  unscorable is redacted.
 
 Operator overrides (``decisions.yaml``) win over both, and say so in the
 audit log.
@@ -86,7 +89,8 @@ def _scored(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig):
         return Decision(track_id, Action.REDACT, REASON_UNSCORABLE if big else REASON_BELOW_SIZE)
     if len(usable) < cfg.min_samples:
         return Decision(track_id, Action.REDACT, REASON_FEW)
-    ranked = sorted(((statistics.median(s.scores[k] for s in usable), k) for k in usable[0].scores), reverse=True)
+    labels = usable[0].scores
+    ranked = sorted(((statistics.median(s.track_scores[k] for s in usable), k) for k in labels), reverse=True)
     return usable, ranked[0][0], ranked[0][1], ranked
 
 
@@ -97,18 +101,24 @@ def _keep_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig
     usable, best, label, ranked = scored
     if best < cfg.threshold:
         return Decision(track_id, Action.REDACT, REASON_UNKNOWN, score=best)
-    share = sum(s.scores[label] >= cfg.threshold for s in usable) / len(usable)
+    share = sum(s.track_scores[label] >= cfg.threshold for s in usable) / len(usable)
     if share < cfg.agree:
         return Decision(track_id, Action.REDACT, REASON_INCONSISTENT, label=label, score=best)
     if len(ranked) > 1 and best - ranked[1][0] < cfg.margin:
         return Decision(track_id, Action.REDACT, REASON_AMBIGUOUS, label=label, score=best)
-    confirmed = [s.usable and s.scores[label] >= cfg.confirm and _best(s) == label for s in samples]
+    confirmed = [s.usable and s.confirm_scores[label] >= cfg.confirm and _best(s) == label for s in samples]
     visible = _bracketed(samples, confirmed, cfg.max_bridge)
     return Decision(track_id, Action.KEEP, REASON_MATCHED, label=label, score=best, visible=visible)
 
 
 def _best(sample: IdentitySample) -> str:
-    return max(sample.scores, key=sample.scores.__getitem__)
+    scores = sample.confirm_scores
+    return max(scores, key=scores.__getitem__)
+
+
+def _closest(sample: IdentitySample) -> float:
+    """Only-redact mode: the highest similarity to any listed person, alone or pooled (fail closed)."""
+    return max(max(d.values()) for d in (sample.scores, sample.pooled or sample.scores))
 
 
 def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision:
@@ -116,10 +126,11 @@ def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: Identit
     if isinstance(scored, Decision):
         return scored
     usable, best, label, _ = scored
-    matching = sum(max(s.scores.values()) >= cfg.distinct for s in usable) / len(usable)
+    best = max(best, max(statistics.median(s.scores[k] for s in usable) for k in usable[0].scores))
+    matching = sum(_closest(s) >= cfg.distinct for s in usable) / len(usable)
     if best >= cfg.distinct or matching > 1 - cfg.agree:
         return Decision(track_id, Action.REDACT, REASON_MATCHED, label=label, score=best)
-    confirmed = [s.usable and max(s.scores.values()) < cfg.distinct for s in samples]
+    confirmed = [s.usable and _closest(s) < cfg.distinct for s in samples]
     visible = _bracketed(samples, confirmed, cfg.max_bridge)
     return Decision(track_id, Action.KEEP, REASON_NOT_LISTED, label=label, score=best, visible=visible)
 

@@ -260,8 +260,9 @@ def _identity(samples, label: str | None) -> str:
         return "—"
     usable = [s for s in samples if s.usable]
     text = f"{len(usable)}/{len(samples)} usable"
-    scores = [s.scores[label] for s in usable if label in s.scores]
-    return text + (f", median {statistics.median(scores):.3f}" if scores else "")
+    scores = [s.track_scores[label] for s in usable if label in s.track_scores]
+    pooled = " pooled" if any(s.pooled for s in usable) else ""
+    return text + (f", median{pooled} {statistics.median(scores):.3f}" if scores else "")
 
 
 def _row(t: Track, d: dict, samples, images, fps: Fraction) -> str:

@@ -233,9 +233,25 @@ class IdentitySample:
     """Large, sharp and frontal enough to be scored; unusable samples never keep a face visible."""
     scores: dict[str, float] = field(default_factory=dict)
     """Reference label -> cosine similarity (best over that person's photos)."""
+    pooled: dict[str, float] = field(default_factory=dict)
+    """Similarity of the mean descriptor of this sample and its usable neighbours in the track
+    (:mod:`redact.identify.pool`): sensor noise averages out, the person does not."""
+    sided: dict[str, float] = field(default_factory=dict)
+    """The lower of two one-sided pools (this sample with its neighbours before it; with those
+    after it), so that a pool straddling a swap to another person cannot confirm the newcomer."""
+
+    @property
+    def track_scores(self) -> dict[str, float]:
+        """What the track-level decision reads: the pooled similarities, or the sample's own without a pool."""
+        return self.pooled or self.scores
+
+    @property
+    def confirm_scores(self) -> dict[str, float]:
+        """What confirms a sample inside a kept track: the one-sided pools, or the sample's own without a pool."""
+        return self.sided or self.scores
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "frame": self.frame,
             "height": round(self.height, 1),
             "sharpness": round(self.sharpness, 1),
@@ -243,6 +259,10 @@ class IdentitySample:
             "usable": self.usable,
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
         }
+        if self.pooled:
+            out["pooled"] = {k: round(v, 4) for k, v in self.pooled.items()}
+            out["sided"] = {k: round(v, 4) for k, v in self.sided.items()}
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> IdentitySample:
@@ -254,6 +274,8 @@ class IdentitySample:
             yaw=float("inf") if yaw is None else float(yaw),
             usable=bool(d["usable"]),
             scores={k: float(v) for k, v in d["scores"].items()},
+            pooled={k: float(v) for k, v in d.get("pooled", {}).items()},
+            sided={k: float(v) for k, v in d.get("sided", {}).items()},
         )
 
 

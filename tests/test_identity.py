@@ -10,6 +10,7 @@ different photos (the bench's ``NAME_refs``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -301,3 +302,66 @@ def test_a_true_match_hovering_near_the_threshold_stays_shown_until_a_swap():
     scores = [0.955, 0.94, 0.95, 0.93, 0.948, 0.952, 0.935, 0.95, 0.946, 0.95, 0.951, 0.949] + [0.86, 0.84]
     d = _one(_samples([{"a": v} for v in scores]))
     assert d.action is Action.KEEP and d.visible == ((0, 55),)
+
+
+# ---- pooling: noise averages out, a swap does not hide in a pool ----
+
+
+def _gallery(ref: np.ndarray):
+    from redact.identify.gallery import Gallery, Person
+
+    return Gallery((Person("a", (), ref[None]),))
+
+
+def _near(ref: np.ndarray, cos: float, direction: np.ndarray) -> np.ndarray:
+    """The unit vector at cosine ``cos`` from ``ref``, leaning towards ``direction`` (orthogonal to ``ref``)."""
+    return cos * ref + np.sqrt(1 - cos**2) * direction
+
+
+def _pooled_track(vectors: list[np.ndarray], gallery, reach: int = 2) -> list[IdentitySample]:
+    from redact.identify.pool import pool
+
+    samples = [IdentitySample(i * 5, 100.0, 50.0, 0.05, True, gallery.scores(v)) for i, v in enumerate(vectors)]
+    return pool(samples, vectors, gallery, reach)
+
+
+def test_pooling_keeps_a_true_match_whose_single_samples_hover_under_the_threshold():
+    # Noisy footage: every sample of the reference person sits at 0.935, each off in its own direction.
+    rng = np.random.default_rng(1)
+    ref = np.eye(128, dtype=np.float32)[0]
+    noise = rng.normal(size=(20, 128)).astype(np.float32)
+    noise[:, 0] = 0
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    gallery = _gallery(ref)
+    samples = _pooled_track([_near(ref, 0.935, n) for n in noise], gallery)
+    alone = [dataclasses.replace(s, pooled={}, sided={}) for s in samples]
+    assert _one(alone).reason == "unknown"
+    assert min(s.pooled["a"] for s in samples) > 0.95
+    d = _one(samples)
+    assert d.action is Action.KEEP and d.visible == ((0, 95),)
+
+
+def test_a_pool_straddling_a_swap_does_not_confirm_the_newcomer():
+    # 12 samples of the reference person, then 8 of someone at 0.86 (a typical bench victim).
+    ref, other = np.eye(128, dtype=np.float32)[:2]
+    rng = np.random.default_rng(2)
+    noise = rng.normal(size=(12, 128)).astype(np.float32)
+    noise[:, :2] = 0
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    gallery = _gallery(ref)
+    samples = _pooled_track([_near(ref, 0.97, n) for n in noise] + [_near(ref, 0.86, other)] * 8, gallery)
+    first_after = samples[12]
+    assert first_after.pooled["a"] >= 0.92  # a two-sided pool still looks like the first person ...
+    assert first_after.sided["a"] < 0.92  # ... the pool that starts at the newcomer does not
+    d = _one(samples)
+    assert d.action is Action.KEEP and d.shown_at(0) and d.shown_at(45)
+    assert not any(d.shown_at(f) for f in range(56, 100))
+
+
+def test_pooled_scores_survive_the_analysis_file_and_old_files_still_load():
+    s = IdentitySample(5, 80.0, 30.0, 0.1, True, {"a": 0.93}, {"a": 0.951}, {"a": 0.948})
+    back = IdentitySample.from_json(json.loads(json.dumps(s.to_json())))
+    assert back.pooled == {"a": 0.951} and back.sided == {"a": 0.948} and back.track_scores == {"a": 0.951}
+    old = {k: v for k, v in s.to_json().items() if k not in ("pooled", "sided")}
+    assert IdentitySample.from_json(old).track_scores == {"a": 0.93}
+

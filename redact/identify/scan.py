@@ -20,6 +20,7 @@ from tqdm import tqdm
 from redact.config import IdentityConfig
 from redact.identify.embed import FaceEmbedder
 from redact.identify.gallery import Gallery
+from redact.identify.pool import pool
 from redact.io import FrameReader
 from redact.types import IdentitySample, Track, VideoInfo
 
@@ -52,6 +53,7 @@ def scan(
     todo = plan(tracks, config)
     by_id = {t.id: t for t in tracks}
     samples: dict[int, list[IdentitySample]] = {t.id: [] for t in tracks if t.kind == "face"}
+    vectors: dict[tuple[int, int], np.ndarray] = {}  # (track, frame) -> descriptor; in memory only
     embedder = embedder or FaceEmbedder()
     t0 = time.perf_counter()
     embedder.load()
@@ -65,19 +67,21 @@ def scan(
                 jobs = todo.get(frame.index)
                 if jobs:
                     t1 = time.perf_counter()
-                    _score(frame.image, frame.index, jobs, by_id, gallery, config, embedder, samples)
+                    _score(frame.image, frame.index, jobs, by_id, gallery, config, embedder, samples, vectors)
                     t_embed += time.perf_counter() - t1
                     bar.update(1)
                 if frame.index >= last:
                     break
-    for s in samples.values():
+    for tid, s in samples.items():
         s.sort(key=lambda x: x.frame)
+        samples[tid] = pool(s, [vectors.get((tid, x.frame)) for x in s], gallery, config.pool)
+    vectors.clear()
     timings = {"identify": time.perf_counter() - t0, "identify.embed": t_embed}
     timings["identify.samples"] = float(sum(len(s) for s in samples.values()))
     return samples, timings
 
 
-def _score(image, index, jobs, by_id, gallery, config, embedder, samples) -> None:
+def _score(image, index, jobs, by_id, gallery, config, embedder, samples, vectors) -> None:
     big, small = [], []
     for tid, i in jobs:
         box = by_id[tid].boxes[i]
@@ -92,3 +96,4 @@ def _score(image, index, jobs, by_id, gallery, config, embedder, samples) -> Non
         samples[tid].append(
             IdentitySample(index, face.height, face.sharpness, face.yaw, usable, gallery.scores(face.vector))
         )
+        vectors[(tid, index)] = face.vector
