@@ -2,11 +2,12 @@
 
 One sample of a face in noisy or infrared footage is a poor witness: on the
 bench's low-light and infrared videos the true match's single-sample
-similarities spread 0.89-0.96 around a median just under the threshold,
-while the same samples averaged five at a time (the sample and up to two
-usable neighbours on each side, a few frames apart, so their noise is
-independent) score 0.944-0.956.  Impostors gain too, by about as much, which
-is why the threshold is calibrated on pooled impostor pairs as well
+similarities spread 0.89-0.96 around a median under the threshold (0.924 and
+0.942), while the same samples averaged five at a time (the sample and up to
+two usable neighbours on each side, a few frames apart, so their noise is
+independent) have medians of 0.943 and 0.956.  Impostors can gain too (pooled
+infrared impostors on the calibration photos by up to 0.008), which is why
+the threshold is calibrated on pooled impostor pairs as well
 (``pipelines/calibrate_identity.py``).
 
 A pool that straddles a tracker swap mixes two people, and a mixed pool can
