@@ -265,7 +265,8 @@ class IdentityConfig:
     max_samples: int = 60
     """Cap on the samples scored per track (the stride grows for long tracks)."""
     max_bridge: int = 50
-    """A kept face is shown only between two matching samples at most this many frames apart."""
+    """A kept face is shown only between two matching samples at most this many frames apart (unscorable samples
+    in between are passed over; a scored sample that fails breaks the stretch)."""
     pool: int = 2
     """Usable neighbours on each side whose descriptors are averaged with a sample's (0: each sample alone)."""
 

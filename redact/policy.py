@@ -8,9 +8,10 @@ fails closed:
   exist, the median similarity to one person clears the threshold, most
   samples agree, and that person beats the runner-up by a margin.  Even then
   the face is shown only between two consecutive samples that both confirm
-  it (``confirm``, at most ``max_bridge`` frames apart): a part of the track
-  that was not confirmed (too small, blurred, turned, or a different person
-  after two people crossed) stays redacted.  The track-level tests read each
+  it (``confirm``, at most ``max_bridge`` frames apart; samples too small,
+  blurred or turned to be scored in between are passed over): a part of the
+  track that was not confirmed (a longer stretch too small, blurred or
+  turned, or a different person after two people crossed) stays redacted.  The track-level tests read each
   sample's pooled similarity and the confirmation its one-sided pools
   (:mod:`redact.identify.pool`); samples scored without a pool read their own.
 * only-redact mode (``--only-redact``): a track is left visible only when it
@@ -136,16 +137,25 @@ def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: Identit
 
 
 def _bracketed(samples: list[IdentitySample], confirmed: list[bool], max_bridge: int) -> tuple[tuple[int, int], ...]:
-    """Frame ranges between consecutive confirmed samples (and each confirmed sample itself)."""
+    """Frame ranges between consecutive confirmed samples (and each confirmed sample itself).
+
+    "Consecutive" skips samples that could not be scored (too small, blurred or
+    turned for a descriptor): they are no evidence either way, so a brief turn
+    of the head between two confirmations, ``max_bridge`` frames at most, does
+    not break the stretch.  A sample that was scored and failed always breaks it.
+    """
     ranges: list[list[int]] = []
-    for i, s in enumerate(samples):
-        if not confirmed[i]:
+    previous = None  # the last scored sample's frame, if it confirmed
+    for ok, s in zip(confirmed, samples):
+        if not s.usable:
             continue
-        start = s.frame
-        if i > 0 and confirmed[i - 1] and s.frame - samples[i - 1].frame <= max_bridge:
-            start = samples[i - 1].frame
+        if not ok:
+            previous = None
+            continue
+        start = previous if previous is not None and s.frame - previous <= max_bridge else s.frame
         if ranges and start <= ranges[-1][1]:
             ranges[-1][1] = s.frame
         else:
             ranges.append([start, s.frame])
+        previous = s.frame
     return tuple((a, b) for a, b in ranges)

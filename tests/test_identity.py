@@ -290,6 +290,14 @@ def test_a_gap_longer_than_max_bridge_is_not_shown():
     assert d.visible == ((0, 10), (200, 210))
 
 
+def test_a_brief_turn_of_the_head_does_not_break_the_shown_stretch_but_a_failed_match_does():
+    good = _samples([{"a": 0.97}] * 7)
+    turned = IdentitySample(15, 100.0, 50.0, 0.6, False, {"a": 0.86})  # too turned to be scored: no evidence
+    stranger = IdentitySample(15, 100.0, 50.0, 0.05, True, {"a": 0.85})  # scored, and not the person
+    assert _one(good[:3] + [turned] + good[4:]).visible == ((0, 30),)
+    assert _one(good[:3] + [stranger] + good[4:]).visible == ((0, 10), (20, 30))
+
+
 def test_only_redact_mode_redacts_anything_close_to_a_listed_person():
     assert _one(_samples([{"a": 0.93}] * 10), mode="only-redact").action is Action.REDACT  # within the margin
     d = _one(_samples([{"a": 0.80}] * 10), mode="only-redact")
