@@ -11,9 +11,10 @@ fails closed:
   it (``confirm``, at most ``max_bridge`` frames apart; samples too small,
   blurred or turned to be scored in between are passed over): a part of the
   track that was not confirmed (a longer stretch too small, blurred or
-  turned, or a different person after two people crossed) stays redacted.  The track-level tests read each
-  sample's pooled similarity and the confirmation its one-sided pools
-  (:mod:`redact.identify.pool`); samples scored without a pool read their own.
+  turned, or a different person after two people crossed) stays redacted.
+  The track-level tests read each sample's pooled similarity and the
+  confirmation its one-sided pools (:mod:`redact.identify.pool`); samples
+  scored without a pool read their own.
 * only-redact mode (``--only-redact``): a track is left visible only when it
   is confidently *none* of the listed people (below ``distinct``, well under
   the keep threshold, by its own similarity and by its pools alike), and
@@ -126,8 +127,8 @@ def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: Identit
     scored = _scored(track_id, samples, cfg)
     if isinstance(scored, Decision):
         return scored
-    usable, best, label, _ = scored
-    best = max(best, max(statistics.median(s.scores[k] for s in usable) for k in usable[0].scores))
+    usable, _, label, _ = scored
+    best = statistics.median(_closest(s) for s in usable)  # the closest person per sample: stricter than per label
     matching = sum(_closest(s) >= cfg.distinct for s in usable) / len(usable)
     if best >= cfg.distinct or matching > 1 - cfg.agree:
         return Decision(track_id, Action.REDACT, REASON_MATCHED, label=label, score=best)

@@ -2,7 +2,7 @@
 
 One sample of a face in noisy or infrared footage is a poor witness: on the
 bench's low-light and infrared videos the true match's single-sample
-similarities spread 0.89-0.96 around a median under the threshold (0.924 and
+similarities spread 0.88-0.96 around a median under the threshold (0.924 and
 0.942), while the same samples averaged five at a time (the sample and up to
 two usable neighbours on each side, a few frames apart, so their noise is
 independent) have medians of 0.943 and 0.956.  Impostors can gain too (pooled
