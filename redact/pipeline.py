@@ -37,6 +37,7 @@ from redact.audit import AuditLog, default_log_path, sha256_file
 from redact.config import Config, DetectConfig
 from redact.config import load as load_config
 from redact.detect.base import ContrastNormalised, Detector, TiledDetector, create
+from redact.detect.engine import Runtime
 from redact.detect.refine import TrackRefiner
 from redact.errors import DetectorError, InputError, OutputError, RedactError
 from redact.identify.gallery import People
@@ -81,8 +82,7 @@ def build_detectors(config: DetectConfig, model_threads: int | None = None) -> l
     for i, dc in enumerate(config.detectors):
         extra = {"classes": dc.classes} if dc.classes else {}
         det: Detector = create(dc.name, threshold=dc.threshold, scale=dc.scale, **extra)
-        if model_threads is not None and hasattr(det, "threads"):
-            det.threads = model_threads
+        _set_runtime(det, config, model_threads)
         if dc.preprocess == "clahe":
             det = ContrastNormalised(det)
         if dc.tiles > 1:
@@ -226,9 +226,21 @@ def build_refiner(config: DetectConfig, model_threads: int | None = None) -> Tra
     if config.refine.detector == "none":
         return None
     refiner = TrackRefiner(config.refine)
-    if model_threads is not None and hasattr(refiner.detector, "threads"):
-        refiner.detector.threads = model_threads
+    _set_runtime(refiner.detector, config, model_threads)
     return refiner
+
+
+def _engine_of(model) -> str:
+    """What runs a loaded plug-in's model, looking through wrappers (tiles, CLAHE, the refiner)."""
+    while not hasattr(model, "engine") and (inner := getattr(model, "inner", getattr(model, "detector", None))):
+        model = inner
+    return getattr(model, "engine", "")
+
+
+def _set_runtime(detector: Detector, config: DetectConfig, threads: int | None) -> None:
+    """Tell a plug-in that runs an ONNX model (it has a ``runtime``) which engine and how many threads."""
+    if hasattr(detector, "runtime"):
+        detector.runtime = Runtime(config.engine, config.precision, threads)
 
 
 def analyse(
@@ -309,6 +321,8 @@ def analyse(
                 bar.update(1)
         frames = reader.frames_read
         failed.extend(reader.damaged)  # written black by the reader; blacked out again at render
+        # Read while loaded: OpenVINO's precision depends on the CPU, so the audit says which ran.
+        engines = {m.name: e for m in models if (e := _engine_of(m))}
     finally:
         pool.close()
         if owned:
@@ -329,7 +343,9 @@ def analyse(
         tracks = tracks + follow_regions(info, config.regions, first_id=len(tracks), progress=progress is True,
                                         on_damage=config.detect.on_decode_error)
         timings["regions"] = time.perf_counter() - t0
-    analysis = Analysis(video=info, tracks=tracks, failed_frames=sorted(set(failed)), timings=timings)
+    analysis = Analysis(
+        video=info, tracks=tracks, failed_frames=sorted(set(failed)), timings=timings, engines=engines
+    )
     if people is not None:
         analysis.identities, identify_timings = scan(info, analysis.tracks, people.gallery, config.identity,
                                                      progress=progress is True,
@@ -431,6 +447,7 @@ def render(
                 tracks_kept=sum(1 for d in decisions.values() if d.action is Action.KEEP),
                 failed_frames=len(failed),
                 audio=writer.audio_mode,
+                engines=analysis.engines,
                 timings=all_timings,
                 output={"file": output.name, "sha256": output_sha},
             )

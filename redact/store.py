@@ -48,6 +48,7 @@ def save(folder: str | Path, analysis: Analysis, config: Config, input_sha256: s
         "people": analysis.people,
         "failed_frames": analysis.failed_frames,
         "timings": {k: round(v, 3) for k, v in analysis.timings.items()},
+        "engines": analysis.engines,
         "tracks": [t.to_json() for t in analysis.tracks],
         "identities": {str(k): [s.to_json() for s in v] for k, v in sorted(analysis.identities.items())},
         "decisions": [d.to_json() for _, d in sorted(decisions.items())],
@@ -103,6 +104,7 @@ class Saved:
             timings={},
             identities=self.identities,
             people=self.record["people"],
+            engines=dict(self.record.get("engines", {})),  # absent from analyses saved before engines
         )
 
 

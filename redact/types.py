@@ -324,6 +324,9 @@ class Analysis:
     """Track id -> its scored samples; empty when no reference photos were given."""
     people: dict | None = None
     """The reference people as recorded (mode, labels, photo names and hashes; never descriptors)."""
+    engines: dict[str, str] = field(default_factory=dict)
+    """Detector plug-in -> what ran its model (``openvino bf16``); recorded, since precision
+    depends on the CPU."""
 
     @property
     def mode(self) -> str | None:

@@ -76,6 +76,7 @@ def test_audit_log_agrees_with_the_pixels(real_run):
     assert summary["output"]["sha256"] == file_sha256(result.output)
     assert summary["frames"] == sample.frames
     assert summary["regions"] == sum(len(r["regions"]) for r in records if r["type"] == "frame")
+    assert summary["engines"]["centerface"].startswith("openvino")  # the default engine, recorded
     frames_out, frames_in = decode_all(result.output), decode_all(sample.path)
     regions = regions_by_frame(records)
     ellipse = header["config"]["render"]["shape"] == "ellipse"

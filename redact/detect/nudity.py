@@ -1,4 +1,4 @@
-"""Exposed bodies: NudeNet's 320n detector (a YOLOv8n) through onnxruntime.
+"""Exposed bodies: NudeNet's 320n detector (a YOLOv8n), through OpenVINO or onnxruntime.
 
 The weights are the ``320n.onnx`` that the ``nudenet`` wheel ships; we read
 that file and decode the YOLO output ourselves rather than calling
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, nms, onnx_session, register
+from redact.detect.base import check_image, check_options, nms, register
+from redact.detect.engine import OnnxModel, Runtime
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -83,20 +83,27 @@ class NudityDetector:
             raise DetectorError(f"nudenet: unknown classes {', '.join(unknown)}; valid: {', '.join(LABELS)}")
         self.classes = tuple(classes) or DEFAULT_CLASSES
         self._wanted = np.array([label in self.classes for label in LABELS])
-        self.threads: int | None = None
-        self._session: Any = None
+        self.runtime = Runtime()
+        """Engine, precision and threads; the pipeline sets them from the config before load()."""
+        self._model: OnnxModel | None = None
 
     def load(self) -> None:
-        if self._session is not None:
+        if self._model is not None:
             return
-        self._session = onnx_session("nudenet", model_path, self.threads)
-        self._input = self._session.get_inputs()[0].name
+        self._model = OnnxModel("nudenet", model_path(), self.runtime)
+
+    @property
+    def engine(self) -> str:
+        """What runs the model once loaded, for the audit log."""
+        return self._model.description if self._model is not None else ""
 
     def close(self) -> None:
-        self._session = None
+        if self._model is not None:
+            self._model.close()
+        self._model = None
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._session is None:
+        if self._model is None:
             raise DetectorError("nudenet: detect() called before load()")
         check_image(self.name, image)
         h, w = image.shape[:2]
@@ -104,10 +111,7 @@ class NudityDetector:
         # Letterbox (pad bottom/right to a square) so the aspect ratio survives the resize.
         square = cv2.copyMakeBorder(image, 0, side - h, 0, side - w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         blob = cv2.dnn.blobFromImage(square, 1 / 255.0, (SIZE, SIZE), (0, 0, 0), swapRB=True, crop=False)
-        try:
-            (out,) = self._session.run(None, {self._input: blob})
-        except Exception as e:
-            raise DetectorError(f"nudenet: inference failed on a {w}x{h} image ({e})") from e
+        (out,) = self._model.run(blob)
         xyxy, score = decode(out[0], self._wanted, self.threshold, side / SIZE)
         np.clip(xyxy, 0, [w, h, w, h], out=xyxy)
         return nms(Detections.of(xyxy, score, self.kind, self.name), NMS_IOU)

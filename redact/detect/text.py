@@ -1,4 +1,4 @@
-"""Text, badges, ID numbers and plates: PP-OCRv4 text *detection* through onnxruntime.
+"""Text, badges, ID numbers and plates: PP-OCRv4 text *detection* (OpenVINO or onnxruntime).
 
 The model is the one ``rapidocr-onnxruntime`` ships in its wheel
 (``models/ch_PP-OCRv4_det_infer.onnx``); only the detector runs, no
@@ -11,7 +11,7 @@ with, since the map marks only the shrunk core of each line.
 
 We decode the map ourselves (thirty lines of OpenCV) instead of calling
 rapidocr's pipeline, to get axis-aligned boxes and scores in one step, run
-the session single-threaded beside the face detectors, and keep the
+the model single-threaded beside the face detectors, and keep the
 decoding thresholds in our config: rapidocr's defaults (0.3 / 0.5) are
 tuned for reading documents, where a false box costs a misread; here a
 missed name badge costs a victim, so the box score threshold is lower.
@@ -22,12 +22,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, onnx_session, register, resize_for
+from redact.detect.base import check_image, check_options, register, resize_for
+from redact.detect.engine import OnnxModel, Runtime
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -80,30 +80,34 @@ class TextDetector:
     def __init__(self, threshold: float = 0.4, scale: float = 1.0) -> None:
         self.name = "text"
         self.threshold, self.scale = check_options("text", threshold, scale)
-        self.threads: int | None = None
-        self._session: Any = None
+        self.runtime = Runtime()
+        """Engine, precision and threads; the pipeline sets them from the config before load()."""
+        self._model: OnnxModel | None = None
         self._kernel = np.ones((2, 2), np.uint8)
 
     def load(self) -> None:
-        if self._session is not None:
+        if self._model is not None:
             return
-        self._session = onnx_session("text", model_path, self.threads)
-        self._input = self._session.get_inputs()[0].name
+        self._model = OnnxModel("text", model_path(), self.runtime)
+
+    @property
+    def engine(self) -> str:
+        """What runs the model once loaded, for the audit log."""
+        return self._model.description if self._model is not None else ""
 
     def close(self) -> None:
-        self._session = None
+        if self._model is not None:
+            self._model.close()
+        self._model = None
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._session is None:
+        if self._model is None:
             raise DetectorError("text: detect() called before load()")
         check_image(self.name, image)
         h, w = image.shape[:2]
         small, _ = resize_for(image, self.scale)
         blob, (sh, sw) = _blob(small)
-        try:
-            (prob,) = self._session.run(None, {self._input: blob})
-        except Exception as e:
-            raise DetectorError(f"text: inference failed on a {w}x{h} image ({e})") from e
+        (prob,) = self._model.run(blob)
         xyxy, score = decode(prob[0, 0, :sh, :sw], self.threshold, self._kernel)
         if not len(score):
             return Detections()

@@ -1,0 +1,235 @@
+"""Where the ONNX models (CenterFace, PP-OCR text, NudeNet) run: OpenVINO or onnxruntime, on the CPU.
+
+Both read the model files the registry packages ship; neither downloads
+anything.  OpenVINO is the default because it is much faster on the CPUs
+these jobs run on (measured on the 2-core Xeon of BENCHMARKS.md, one
+thread, a single frame):
+
+======================  ===========  ===============  ================
+model, input            onnxruntime  OpenVINO f32     OpenVINO bf16
+======================  ===========  ===============  ================
+CenterFace 512 x 288    16.0 ms      16.7 ms          7.4 ms
+CenterFace 1280 x 736   120 ms       134 ms           57 ms
+PP-OCRv4 det 960 x 544  134 ms       66 ms            28 ms
+NudeNet 320 x 320       16.1 ms      15.2 ms          5.5 ms
+======================  ===========  ===============  ================
+
+and two OpenVINO models on two worker threads run twice as fast as one,
+where two onnxruntime sessions gained only 1.4x.  bfloat16 is used only
+where the CPU computes it natively (AMX or AVX-512 BF16; OpenVINO reports
+``BF16``), elsewhere the same code runs in float32.  bf16 keeps 8 bits of
+mantissa: on the bench's 1,960 frames CenterFace found the same ground-truth
+faces within one or two either way at each scale (BENCHMARKS.md), and
+``precision: f32`` is there for runs that must match another machine bit
+for bit.
+
+OpenVINO compiles a model for one input shape at a time (a dynamic shape
+runs ~25 % slower), so each :class:`OnnxModel` keeps the few shapes a video
+needs (whole frame, scaled frame, refinement windows) compiled, each in
+~0.15 s on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from redact.errors import DetectorError
+
+log = logging.getLogger(__name__)
+
+Engine = Literal["openvino", "onnxruntime"]
+Precision = Literal["auto", "f32"]
+ENGINES: tuple[str, ...] = ("openvino", "onnxruntime")
+PRECISIONS: tuple[str, ...] = ("auto", "f32")
+MAX_SHAPES = 6
+"""Compiled shapes kept per model; a video needs two or three, tiles a few more."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How a plug-in runs its model; the pipeline sets it from ``detect.engine`` / ``detect.precision``."""
+
+    engine: Engine = "openvino"
+    precision: Precision = "auto"
+    """auto: bfloat16 where the CPU computes it natively (OpenVINO only), float32 elsewhere."""
+    threads: int | None = None
+    """Threads for one model run; None = REDACT_THREADS or up to 4 cores.  The pipeline
+    sets 1 when it runs one copy of every model per core, each on its own frames."""
+
+
+def default_threads() -> int:
+    env = os.environ.get("REDACT_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class OnnxModel:
+    """One ONNX model with one float32 input, run on the CPU by the chosen engine.
+
+    Not thread-safe: every worker thread owns its own instance (and so its
+    own compiled models and buffers).
+    """
+
+    def __init__(self, name: str, model: bytes | Path, runtime: Runtime, outputs: Sequence[str] | None = None) -> None:
+        if runtime.engine not in ENGINES:
+            raise DetectorError(f"{name}: unknown engine {runtime.engine!r}; valid: {', '.join(ENGINES)}")
+        if runtime.precision not in PRECISIONS:
+            raise DetectorError(f"{name}: unknown precision {runtime.precision!r}; valid: {', '.join(PRECISIONS)}")
+        self.name = name
+        self.runtime = runtime
+        self._threads = runtime.threads or default_threads()
+        self._outputs = list(outputs) if outputs else None
+        self._compiled: dict[tuple[int, ...], tuple[Any, Any]] = {}
+        self._session: Any = None
+        self._model: Any = None
+        try:
+            if runtime.engine == "openvino":
+                self._load_openvino(model)
+            else:
+                self._load_onnxruntime(model)
+        except DetectorError:
+            raise
+        except Exception as e:  # both engines raise their own untyped errors
+            raise DetectorError(f"{name}: cannot load the model with {runtime.engine} ({e})") from e
+        log.debug("%s runs on %s", name, self.description)
+
+    @property
+    def description(self) -> str:
+        """E.g. ``openvino bf16``: what the audit log records as the engine used."""
+        if self.runtime.engine == "openvino":
+            return f"openvino {self._precision}"
+        return "onnxruntime f32"
+
+    def run(self, blob: np.ndarray) -> list[np.ndarray]:
+        """The model's outputs (those named at construction, in that order, else all) for one input."""
+        try:
+            if self._session is not None:
+                return self._session.run(self._outputs, {self._input: blob})
+            compiled, request = self._for_shape(blob.shape)
+            result = request.infer({0: blob})
+            ports = self._outputs or [o.any_name for o in compiled.outputs]
+            return [result[compiled.output(n)] for n in ports]
+        except DetectorError:
+            raise
+        except Exception as e:
+            raise DetectorError(f"{self.name}: inference failed on a {blob.shape} input ({e})") from e
+
+    def close(self) -> None:
+        if self._session is not None and _arena_registered:
+            _shrink_arena(self._session, self._input, self.name)
+        self._session = None
+        self._compiled.clear()
+        self._model = None
+
+    # --- OpenVINO --------------------------------------------------------------------------
+
+    def _load_openvino(self, model: bytes | Path) -> None:
+        try:
+            import openvino as ov
+        except ImportError as e:
+            raise DetectorError(
+                f"{self.name}: engine openvino needs the openvino package (pip install openvino), "
+                "or set detect.engine: onnxruntime"
+            ) from e
+        self._core = ov.Core()
+        self._model = self._core.read_model(model, b"") if isinstance(model, bytes) else self._core.read_model(model)
+        if len(self._model.inputs) != 1:
+            raise DetectorError(f"{self.name}: expected a model with one input, found {len(self._model.inputs)}")
+        self._input = self._model.inputs[0].any_name
+        native_bf16 = "BF16" in self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        self._precision = "bf16" if self.runtime.precision == "auto" and native_bf16 else "f32"
+
+    def _for_shape(self, shape: tuple[int, ...]) -> tuple[Any, Any]:
+        key = tuple(shape)
+        hit = self._compiled.get(key)
+        if hit is not None:
+            return hit
+        if len(self._compiled) >= MAX_SHAPES:
+            self._compiled.pop(next(iter(self._compiled)))  # the oldest: shapes rarely change mid-video
+        model = self._model.clone()
+        model.reshape({self._input: list(key)})
+        compiled = self._core.compile_model(
+            model,
+            "CPU",
+            {
+                "INFERENCE_NUM_THREADS": self._threads,
+                "NUM_STREAMS": 1,
+                "INFERENCE_PRECISION_HINT": self._precision,
+                # Pinning would tie every worker's thread to the first cores it sees;
+                # the pipeline already runs one single-threaded model per core.
+                "ENABLE_CPU_PINNING": False,
+            },
+        )
+        self._compiled[key] = hit = (compiled, compiled.create_infer_request())
+        return hit
+
+    # --- onnxruntime -----------------------------------------------------------------------
+
+    def _load_onnxruntime(self, model: bytes | Path) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise DetectorError(f"{self.name}: engine onnxruntime needs onnxruntime: pip install onnxruntime") from e
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3  # exporters' harmless warnings would flood the log
+        if _shared_arena(ort):
+            opts.add_session_config_entry("session.use_env_allocators", "1")
+        source = model if isinstance(model, bytes) else str(model)
+        self._session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+
+_ARENA_LOCK = threading.Lock()
+_arena_registered: bool | None = None
+
+
+def _shared_arena(ort) -> bool:
+    """Register, once per process, one onnxruntime CPU memory arena for every session.
+
+    By default each session grows its own arena in powers of two and never
+    returns it: with a full-size and a small sweep per worker, two workers
+    and a window refiner, that was ~1.9 GB on a 1080p video, most of it
+    idle.  One shared arena that grows only by what is requested holds the
+    peak of the runs actually in flight (~0.8 GB measured), at the same
+    speed.  Process-wide by nature (onnxruntime's environment), and harmless
+    to sessions that do not opt in.
+    """
+    global _arena_registered
+    with _ARENA_LOCK:
+        if _arena_registered is None:
+            try:
+                info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+                # max_mem 0 = unlimited, extend strategy 1 = kSameAsRequested, defaults otherwise.
+                ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 1, -1, -1))
+                _arena_registered = True
+            except Exception as e:  # noqa: BLE001 - an onnxruntime without the API: per-session arenas still work
+                log.debug("no shared onnxruntime arena (%s)", e)
+                _arena_registered = False
+        return _arena_registered
+
+
+def _shrink_arena(session, input_name: str, name: str) -> None:
+    """Hand the shared arena's free memory back: pass 2 (decoder, encoder) should not sit on pass 1's buffers."""
+    try:
+        import onnxruntime as ort
+
+        shrink = ort.RunOptions()
+        shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        # Symbolic sides become 32, which every model here accepts (CenterFace needs multiples of 32).
+        dims = session.get_inputs()[0].shape
+        shape = [1] + [d if isinstance(d, int) and d > 0 else 32 for d in dims[1:]]
+        session.run(None, {input_name: np.zeros(shape, np.float32)}, shrink)
+    except Exception as e:  # noqa: BLE001 - only memory is at stake
+        log.debug("%s: arena shrink failed (%s)", name, e)

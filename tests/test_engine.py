@@ -1,0 +1,116 @@
+"""The two engines that run the ONNX models agree, and the choice is honoured and recorded.
+
+Real models on a real face: OpenVINO (bf16 where the CPU has it, else f32)
+and onnxruntime must find the same faces and text, since the recall measured
+on the bench was measured with one of them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from redact.config import Config
+from redact.detect.base import create
+from redact.detect.engine import OnnxModel, Runtime
+from redact.errors import DetectorError
+from redact.pipeline import analyse, build_detectors, build_refiner
+from redact.sample import make_sample
+from tests.test_detectors import FACE, best_iou
+
+ENGINES = [Runtime("openvino"), Runtime("openvino", "f32"), Runtime("onnxruntime")]
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def loaded(name: str, runtime: Runtime, **options):
+    det = create(name, **options)
+    det.runtime = runtime
+    det.load()
+    return det
+
+
+@pytest.mark.parametrize("runtime", ENGINES, ids=lambda r: f"{r.engine}-{r.precision}")
+def test_every_engine_finds_the_astronaut_at_every_scale(astronaut, runtime):
+    for scale in (1.0, 0.4):
+        det = loaded("centerface", runtime, threshold=0.5, scale=scale)
+        try:
+            dets = det.detect(astronaut)
+        finally:
+            det.close()
+        assert len(dets) == 1, (runtime, scale)
+        assert best_iou(dets, FACE) > 0.6, (runtime, scale)
+
+
+def test_engines_agree_on_scores_and_boxes(astronaut):
+    """Same face, same box within a pixel or two, same score within bf16's rounding."""
+    found = {}
+    for runtime in ENGINES:
+        det = loaded("centerface", runtime, threshold=0.3)
+        found[runtime] = det.detect(astronaut)
+        det.close()
+    ref = found[Runtime("onnxruntime")]
+    for runtime, dets in found.items():
+        assert len(dets) == len(ref) == 1
+        assert np.abs(dets.xyxy - ref.xyxy).max() < 3.0, runtime
+        assert abs(float(dets.score[0] - ref.score[0])) < 0.03, runtime
+    # float32 OpenVINO is the same computation as onnxruntime up to summation order.
+    assert np.abs(found[Runtime("openvino", "f32")].xyxy - ref.xyxy).max() < 0.1
+
+
+def test_text_engines_agree():
+    image = np.full((200, 480, 3), 235, np.uint8)
+    cv2.putText(image, "ID 4711 DOE", (20, 110), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (20, 20, 20), 3)
+    boxes = {}
+    for runtime in (Runtime("openvino"), Runtime("onnxruntime")):
+        det = loaded("text", runtime, threshold=0.4)
+        boxes[runtime.engine] = det.detect(image)
+        det.close()
+    assert len(boxes["openvino"]) == len(boxes["onnxruntime"]) >= 1
+    assert np.abs(boxes["openvino"].xyxy - boxes["onnxruntime"].xyxy).max() < 4.0
+
+
+def test_one_model_serves_several_input_shapes(astronaut):
+    """Windows (128 px), scaled and full frames go through one model, each shape compiled once."""
+    det = loaded("centerface", Runtime("openvino"), threshold=0.5)
+    try:
+        for size in (512, 256, 128, 512):
+            img = cv2.resize(astronaut, (size, size))
+            assert len(det.detect(img)) == 1, size
+    finally:
+        det.close()
+
+
+def test_unknown_engine_or_precision_is_a_detector_error():
+    with pytest.raises(DetectorError, match="unknown engine 'tensorrt'"):
+        OnnxModel("x", b"", Runtime("tensorrt"))  # type: ignore[arg-type]
+    with pytest.raises(DetectorError, match="unknown precision 'int4'"):
+        OnnxModel("x", b"", Runtime("openvino", "int4"))  # type: ignore[arg-type]
+
+
+def test_a_model_that_is_not_onnx_is_a_detector_error():
+    for engine in ("openvino", "onnxruntime"):
+        with pytest.raises(DetectorError, match=f"cannot load the model with {engine}"):
+            OnnxModel("broken", b"not a model", Runtime(engine))  # type: ignore[arg-type]
+
+
+def test_config_chooses_the_engine_and_the_analysis_records_it(tmp_path):
+    config = Config()
+    config.detect.engine = "onnxruntime"
+    slots = build_detectors(config.detect, model_threads=1)
+    assert {s.detector.runtime for s in slots} == {Runtime("onnxruntime", "auto", 1)}
+    assert build_refiner(config.detect, model_threads=1).detector.runtime.engine == "onnxruntime"
+
+    sample = make_sample(tmp_path / "s.mp4", seconds=0.5, fps=10, audio=False)
+    analysis = analyse(sample.path, config)
+    assert analysis.engines == {"centerface": "onnxruntime f32"}
+    config.detect.engine = "openvino"
+    analysis = analyse(sample.path, config)
+    assert set(analysis.engines) == {"centerface"}
+    assert analysis.engines["centerface"] in ("openvino bf16", "openvino f32")
