@@ -286,7 +286,8 @@ def analyse(
         # Between full-size sweeps of the refiner's model, follow known faces in windows.
         if refiner is not None and not any(s.detector.name == refiner.name and s.full_size for s in due):
             found = Detections.concat(parts)
-            windows = refiner.windows(tracker.live(frame.index), info.width, info.height, found)
+            live = tracker.live(frame.index, kind=refiner.detector.kind)
+            windows = refiner.windows(live, info.width, info.height, found)
             if windows:
                 parts = [*parts, _detect(refiner, frame, info, config, failed, windows)]
         t2 = time.perf_counter()

@@ -70,12 +70,16 @@ class Tracker:
         self._live: list[_Live] = []
         self._next_id = 0
 
-    def live(self, frame: int) -> list[tuple[np.ndarray, int, float]]:
-        """Each live track's predicted box at ``frame``, frames since it was seen, and its best score."""
+    def live(self, frame: int, kind: str | None = None) -> list[tuple[np.ndarray, int, float]]:
+        """Each live track's predicted box at ``frame``, frames since it was seen, and its best score.
+
+        ``kind`` keeps only tracks of that kind: the refiner's face model has
+        nothing to find in a window around a line of text.
+        """
         return [
             (lv.predict(frame), frame - lv.last_frame, max(lv.track.scores))
             for lv in self._live
-            if frame - lv.last_frame <= self.config.max_coast + 1
+            if frame - lv.last_frame <= self.config.max_coast + 1 and kind in (None, lv.track.kind)
         ]
 
     def update(self, frame: int, dets: Detections) -> None:
