@@ -49,7 +49,7 @@ from redact.policy import decide
 from redact.render import Painter, RegionPlanner
 from redact.render.styles import Solid, redact_frame
 from redact.track import Tracker, iou_matrix
-from redact.types import Action, Analysis, Decision, Detections, Frame, Region, Source, VideoInfo
+from redact.types import FACE_KINDS, Action, Analysis, Decision, Detections, Frame, Region, Source, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def analyse(
         # Between full-size sweeps of the refiner's model, follow known faces in windows.
         if refiner is not None and not any(s.detector.name == refiner.name and s.full_size for s in due):
             found = Detections.concat(parts)
-            live = tracker.live(frame.index, kind=refiner.detector.kind)
+            live = tracker.live(frame.index, kinds=FACE_KINDS)
             windows = refiner.windows(live, info.width, info.height, found)
             if windows:
                 parts = [*parts, _detect(refiner, frame, info, config, failed, windows)]

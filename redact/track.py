@@ -14,6 +14,8 @@ face left visible in the output.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from redact.config import TrackConfig
@@ -70,16 +72,16 @@ class Tracker:
         self._live: list[_Live] = []
         self._next_id = 0
 
-    def live(self, frame: int, kind: str | None = None) -> list[tuple[np.ndarray, int, float]]:
+    def live(self, frame: int, kinds: Collection[str] | None = None) -> list[tuple[np.ndarray, int, float]]:
         """Each live track's predicted box at ``frame``, frames since it was seen, and its best score.
 
-        ``kind`` keeps only tracks of that kind: the refiner's face model has
+        ``kinds`` keeps only tracks of those kinds: the refiner's face model has
         nothing to find in a window around a line of text.
         """
         return [
             (lv.predict(frame), frame - lv.last_frame, max(lv.track.scores))
             for lv in self._live
-            if frame - lv.last_frame <= self.config.max_coast + 1 and kind in (None, lv.track.kind)
+            if frame - lv.last_frame <= self.config.max_coast + 1 and (kinds is None or lv.track.kind in kinds)
         ]
 
     def update(self, frame: int, dets: Detections) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+FACE_KINDS = ("face", "head")
+"""Kinds that are a person's face or head: followed by the face model's windows, padded by their own size."""
 
 @dataclass(frozen=True)
 class AudioInfo:

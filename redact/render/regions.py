@@ -26,8 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from redact.config import RenderConfig
-from redact.render.styles import FACE_KINDS
-from redact.types import Action, Decision, Region, Source, Track
+from redact.types import FACE_KINDS, Action, Decision, Region, Source, Track
 
 GROWTH = 0.04
 """Extra padding per frame of distance from the nearest detection, as a fraction of the box."""

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from redact.config import KindStyle, RenderConfig
+from redact.types import FACE_KINDS
 
 Box = tuple[int, int, int, int]
 
@@ -234,9 +235,6 @@ def redact_frame(image: np.ndarray, boxes: list[Box], style: Style, ellipse: boo
         shape = out.shape[:2]
         style.apply(out, region_mask(shape, boxes, ellipse), region_parts(shape, boxes, ellipse))
     return out
-
-
-FACE_KINDS = ("face", "head")
 
 
 class Painter:
