@@ -1,10 +1,10 @@
 """Redaction styles: how a region is painted out.
 
-All regions of a frame are drawn into one mask first; every style computes
-its patches from the untouched frame and only then paints each region
-through its own shape, so the painted pixels are exactly the union of the
-regions and no region's patch is computed from another's paint.  The mask is hard-edged (no anti-aliasing):
-a soft edge would mix original pixels into the output.
+Every style computes its patches from the untouched frame and only then
+paints each region through its own shape, so the painted pixels are exactly
+the union of the regions and no region's patch is computed from another's
+paint.  Shapes are hard-edged (no anti-aliasing): a soft edge would mix
+original pixels into the output.
 
 ``fill`` (the default) is irreversible by construction: the colour of each
 region is computed only from pixels *outside* every region, so no value from
@@ -17,6 +17,7 @@ region, added noise; blur sigma scaled to the region).
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import NamedTuple, Protocol
 
 import cv2
@@ -48,15 +49,42 @@ class Part(NamedTuple):
         _draw(image, self.box, self.ellipse, value=tuple(int(c) for c in colour))
 
 
-class Style(Protocol):
-    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
-        """Paint out every part of ``image`` in place.
+class Shapes:
+    """One kind's regions on one frame, with their per-region masks built on first use.
 
-        ``mask`` (uint8, 255 = redact) is the union of all regions, for styles
-        that must know what is *outside* every region.  Each part is painted
-        through its own shape, so overlapping regions stay ellipses rather
-        than showing their windows' corners; styles work inside the windows
-        rather than on the whole frame, which is most of the cost saved.
+    ``solid`` needs no masks (it draws straight into the frame); building a
+    full-frame mask and one mask per region for every kind on every frame was
+    most of the paint time on footage with many lines of text.
+    """
+
+    def __init__(self, frame_shape: tuple[int, int], boxes: list[Box], ellipse: bool):
+        self.frame_shape = frame_shape
+        self.boxes = [b for b in boxes if b[2] > b[0] and b[3] > b[1]]
+        self.ellipse = ellipse
+
+    @cached_property
+    def parts(self) -> list[Part]:
+        return region_parts(self.frame_shape, self.boxes, self.ellipse)
+
+    def outside(self, window: Box) -> np.ndarray:
+        """A mask of ``window`` (x1, y1, x2, y2), 255 where no region's shape covers the pixel."""
+        x1, y1, x2, y2 = window
+        out = np.full((y2 - y1, x2 - x1), 255, np.uint8)
+        for box in self.boxes:
+            bx1, by1, bx2, by2 = shape_window(box, self.ellipse, self.frame_shape)
+            if bx1 < x2 and by1 < y2 and bx2 > x1 and by2 > y1:
+                _draw(out, box, self.ellipse, origin=(x1, y1), value=0)
+        return out
+
+
+class Style(Protocol):
+    def apply(self, image: np.ndarray, shapes: Shapes) -> None:
+        """Paint out every region of ``shapes`` in ``image``, in place.
+
+        Each region is painted through its own shape, so overlapping regions
+        stay ellipses rather than showing their windows' corners; styles work
+        inside the regions' windows rather than on the whole frame, which is
+        most of the cost saved.
         """
 
 
@@ -87,7 +115,9 @@ def _draw(dst: np.ndarray, box: Box, ellipse: bool, origin: tuple[int, int] = (0
         (cx, cy), axes = _ellipse(box)
         cv2.ellipse(dst, (cx - ox, cy - oy), axes, 0, 0, 360, value, thickness=-1, lineType=cv2.LINE_8)
     else:
-        dst[max(0, y1 - oy) : y2 - oy, max(0, x1 - ox) : x2 - ox] = value
+        # The pixels of dst[y1:y2, x1:x2] (pt2 is inclusive), clipped by OpenCV; ~20x faster
+        # than a numpy slice assignment of a colour tuple.
+        cv2.rectangle(dst, (x1 - ox, y1 - oy), (x2 - ox - 1, y2 - oy - 1), value, thickness=-1)
 
 
 def region_mask(shape: tuple[int, int], boxes: list[Box], ellipse: bool) -> np.ndarray:
@@ -119,8 +149,9 @@ class Fill:
 
     RING = 0.35
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
-        h, w = mask.shape
+    def apply(self, image: np.ndarray, shapes: Shapes) -> None:
+        h, w = shapes.frame_shape
+        parts = shapes.parts
         for group in _overlapping_groups(parts):
             x1 = min(parts[i][0][0] for i in group)
             y1 = min(parts[i][0][1] for i in group)
@@ -130,7 +161,7 @@ class Fill:
             rx1, ry1, rx2, ry2 = max(0, x1 - r), max(0, y1 - r), min(w, x2 + r), min(h, y2 + r)
             # Measured from unmasked pixels only, before this group is painted;
             # other groups never overlap this one's painted pixels.
-            ring = cv2.bitwise_not(mask[ry1:ry2, rx1:rx2])
+            ring = shapes.outside((rx1, ry1, rx2, ry2))
             mean = cv2.mean(image[ry1:ry2, rx1:rx2], mask=ring) if ring.any() else (0, 0, 0)
             colour = np.array(mean[:3]).round().astype(np.uint8)
             for i in group:
@@ -167,9 +198,10 @@ class Solid:
     def __init__(self, color: list[int]):
         self.color = np.array(color, np.uint8)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
-        for part in parts:
-            part.fill(image, self.color)
+    def apply(self, image: np.ndarray, shapes: Shapes) -> None:
+        value = tuple(int(c) for c in self.color)
+        for box in shapes.boxes:
+            _draw(image, box, shapes.ellipse, value=value)
 
 
 class Pixelate:
@@ -180,10 +212,10 @@ class Pixelate:
     def __init__(self, seed: int = 0):
         self.rng = np.random.default_rng(seed)
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
+    def apply(self, image: np.ndarray, shapes: Shapes) -> None:
         # Compute every window from the untouched picture first, then paint.
         painted = []
-        for (x1, y1, x2, y2), own, *_ in parts:
+        for (x1, y1, x2, y2), own, *_ in shapes.parts:
             bw, bh = x2 - x1, y2 - y1
             if bw <= 0 or bh <= 0:
                 continue
@@ -200,9 +232,9 @@ class Pixelate:
 class Blur:
     """Gaussian blur with sigma scaled to the region; not irreversible, see the module docstring."""
 
-    def apply(self, image: np.ndarray, mask: np.ndarray, parts: list[Part]) -> None:
+    def apply(self, image: np.ndarray, shapes: Shapes) -> None:
         blurred = []
-        for (x1, y1, x2, y2), own, *_ in parts:
+        for (x1, y1, x2, y2), own, *_ in shapes.parts:
             roi = image[y1:y2, x1:x2]
             if roi.size == 0:
                 continue
@@ -230,10 +262,7 @@ def make_style(config: RenderConfig | KindStyle) -> Style:
 def redact_frame(image: np.ndarray, boxes: list[Box], style: Style, ellipse: bool) -> np.ndarray:
     """Return a redacted copy of ``image`` (the decoded frame itself is read-only)."""
     out = image.copy()
-    boxes = [b for b in boxes if b[2] > b[0] and b[3] > b[1]]
-    if boxes:
-        shape = out.shape[:2]
-        style.apply(out, region_mask(shape, boxes, ellipse), region_parts(shape, boxes, ellipse))
+    style.apply(out, Shapes(out.shape[:2], boxes, ellipse))
     return out
 
 
@@ -261,8 +290,5 @@ class Painter:
         kinds = sorted({r.kind for r in regions}, key=lambda k: (k in FACE_KINDS, k))
         for kind in kinds:
             ks, style = self.style_of(kind)
-            boxes = [r.box for r in regions if r.kind == kind and r.box[2] > r.box[0] and r.box[3] > r.box[1]]
-            if boxes:
-                shape, ellipse = out.shape[:2], ks.shape == "ellipse"
-                style.apply(out, region_mask(shape, boxes, ellipse), region_parts(shape, boxes, ellipse))
+            style.apply(out, Shapes(out.shape[:2], [r.box for r in regions if r.kind == kind], ks.shape == "ellipse"))
         return out
