@@ -59,8 +59,8 @@ def test_original_frame_is_not_modified():
 
 def test_blur_and_pixelate_are_strong():
     """The weaker styles must still destroy face-scale detail in the region."""
-    from skimage import data
     import cv2
+    from skimage import data
 
     face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[68:172, 174:278].copy()
     box = (0, 0, face.shape[1], face.shape[0])
@@ -89,3 +89,27 @@ def test_parts_paint_exactly_the_union(ellipse):
     assert np.array_equal(union, mask)
     # Flat styles draw straight into the frame: the very pixels of the mask, no more, no fewer.
     assert np.array_equal((drawn == [7, 8, 9]).all(axis=2), mask > 0)
+
+
+@pytest.mark.parametrize("ellipse", [True, False])
+def test_outside_mask_of_a_window_is_the_complement_of_the_union(ellipse):
+    """fill samples its colour where ``Shapes.outside`` says; it must never include a region's pixel."""
+    from redact.render.styles import Shapes
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        boxes = []
+        for _ in range(int(rng.integers(1, 5))):
+            x1, y1 = int(rng.integers(-10, 150)), int(rng.integers(-10, 110))
+            x2, y2 = x1 + int(rng.integers(1, 60)), y1 + int(rng.integers(1, 60))
+            boxes.append((max(0, x1), max(0, y1), min(160, x2), min(120, y2)))
+        mask = region_mask((120, 160), boxes, ellipse)
+        shapes = Shapes((120, 160), boxes, ellipse)
+        x1, y1 = int(rng.integers(0, 100)), int(rng.integers(0, 80))
+        window = (x1, y1, x1 + int(rng.integers(1, 60)), y1 + int(rng.integers(1, 40)))
+        expected = np.where(mask[window[1] : window[3], window[0] : window[2]] > 0, 0, 255)
+        assert np.array_equal(shapes.outside(window), expected), (boxes, window)
+        union = np.zeros_like(mask)
+        for (px1, py1, px2, py2), own, *_ in shapes.parts:
+            union[py1:py2, px1:px2] |= own
+        assert np.array_equal(union, mask), boxes

@@ -67,13 +67,19 @@ class Shapes:
         return region_parts(self.frame_shape, self.boxes, self.ellipse)
 
     def outside(self, window: Box) -> np.ndarray:
-        """A mask of ``window`` (x1, y1, x2, y2), 255 where no region's shape covers the pixel."""
+        """A mask of ``window`` (x1, y1, x2, y2), 255 where no region's shape covers the pixel.
+
+        Built from each region's own mask rather than by drawing the shapes
+        again offset into the window: OpenCV rasterises an ellipse cut by the
+        image border a pixel differently, and that pixel would be inside a region.
+        """
         x1, y1, x2, y2 = window
         out = np.full((y2 - y1, x2 - x1), 255, np.uint8)
-        for box in self.boxes:
-            bx1, by1, bx2, by2 = shape_window(box, self.ellipse, self.frame_shape)
-            if bx1 < x2 and by1 < y2 and bx2 > x1 and by2 > y1:
-                _draw(out, box, self.ellipse, origin=(x1, y1), value=0)
+        for (px1, py1, px2, py2), own, *_ in self.parts:
+            ix1, iy1, ix2, iy2 = max(x1, px1), max(y1, py1), min(x2, px2), min(y2, py2)
+            if ix1 < ix2 and iy1 < iy2:
+                covered = own[iy1 - py1 : iy2 - py1, ix1 - px1 : ix2 - px1] > 0
+                out[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1][covered] = 0
         return out
 
 
