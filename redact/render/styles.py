@@ -50,10 +50,10 @@ class Part(NamedTuple):
 
 
 class Shapes:
-    """One kind's regions on one frame, with their per-region masks built on first use.
+    """One kind's regions on one frame, with their masks built on first use.
 
     ``solid`` needs no masks (it draws straight into the frame); building a
-    full-frame mask and one mask per region for every kind on every frame was
+    frame-sized mask and one mask per region for every kind on every frame was
     most of the paint time on footage with many lines of text.
     """
 
@@ -66,21 +66,10 @@ class Shapes:
     def parts(self) -> list[Part]:
         return region_parts(self.frame_shape, self.boxes, self.ellipse)
 
-    def outside(self, window: Box) -> np.ndarray:
-        """A mask of ``window`` (x1, y1, x2, y2), 255 where no region's shape covers the pixel.
-
-        Built from each region's own mask rather than by drawing the shapes
-        again offset into the window: OpenCV rasterises an ellipse cut by the
-        image border a pixel differently, and that pixel would be inside a region.
-        """
-        x1, y1, x2, y2 = window
-        out = np.full((y2 - y1, x2 - x1), 255, np.uint8)
-        for (px1, py1, px2, py2), own, *_ in self.parts:
-            ix1, iy1, ix2, iy2 = max(x1, px1), max(y1, py1), min(x2, px2), min(y2, py2)
-            if ix1 < ix2 and iy1 < iy2:
-                covered = own[iy1 - py1 : iy2 - py1, ix1 - px1 : ix2 - px1] > 0
-                out[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1][covered] = 0
-        return out
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """All regions in one frame-sized mask (uint8, 255 = redact): exactly the pixels painted."""
+        return region_mask(self.frame_shape, self.boxes, self.ellipse)
 
 
 class Style(Protocol):
@@ -167,7 +156,7 @@ class Fill:
             rx1, ry1, rx2, ry2 = max(0, x1 - r), max(0, y1 - r), min(w, x2 + r), min(h, y2 + r)
             # Measured from unmasked pixels only, before this group is painted;
             # other groups never overlap this one's painted pixels.
-            ring = shapes.outside((rx1, ry1, rx2, ry2))
+            ring = cv2.bitwise_not(shapes.mask[ry1:ry2, rx1:rx2])
             mean = cv2.mean(image[ry1:ry2, rx1:rx2], mask=ring) if ring.any() else (0, 0, 0)
             colour = np.array(mean[:3]).round().astype(np.uint8)
             for i in group:
