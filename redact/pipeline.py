@@ -37,7 +37,7 @@ from redact.audit import AuditLog, default_log_path, sha256_file
 from redact.config import Config, DetectConfig
 from redact.config import load as load_config
 from redact.detect.base import ContrastNormalised, Detector, TiledDetector, create
-from redact.detect.engine import Runtime
+from redact.detect.engine import Runtime, compile_cache
 from redact.detect.refine import TrackRefiner
 from redact.errors import DetectorError, InputError, OutputError, RedactError
 from redact.identify.gallery import People
@@ -240,7 +240,8 @@ def _engine_of(model) -> str:
 def _set_runtime(detector: Detector, config: DetectConfig, threads: int | None) -> None:
     """Tell a plug-in that runs an ONNX model (it has a ``runtime``) which engine and how many threads."""
     if hasattr(detector, "runtime"):
-        detector.runtime = Runtime(config.engine, config.precision, threads)
+        cache = compile_cache() if config.compile_cache and config.engine == "openvino" else None
+        detector.runtime = Runtime(config.engine, config.precision, threads, cache)
 
 
 def analyse(

@@ -114,3 +114,37 @@ def test_config_chooses_the_engine_and_the_analysis_records_it(tmp_path):
     analysis = analyse(sample.path, config)
     assert set(analysis.engines) == {"centerface"}
     assert analysis.engines["centerface"] in ("openvino bf16", "openvino f32")
+
+
+def test_compile_cache_folder_follows_the_environment(tmp_path, monkeypatch):
+    from redact.detect.engine import compile_cache
+
+    monkeypatch.setenv("REDACT_CACHE_DIR", "off")
+    assert compile_cache() is None
+    monkeypatch.setenv("REDACT_CACHE_DIR", str(tmp_path / "c"))
+    assert compile_cache() == str(tmp_path / "c" / "openvino")
+    monkeypatch.delenv("REDACT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compile_cache() == str(tmp_path / "xdg" / "redact" / "openvino")
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("REDACT_CACHE_DIR", str(tmp_path / "file"))  # not a folder: no cache, no error
+    assert compile_cache() is None
+
+
+def test_a_damaged_compile_cache_is_compiled_afresh(astronaut, tmp_path):
+    """Cached blobs cut short (a full disk, a killed run) must not change what is found."""
+    runtime = Runtime("openvino", cache_dir=str(tmp_path))
+    first = loaded("centerface", runtime, threshold=0.5)
+    expected = first.detect(astronaut)
+    first.close()
+    blobs = list(tmp_path.glob("*.blob"))
+    assert blobs, "OpenVINO wrote no compiled model"
+    for blob in blobs:
+        blob.write_bytes(blob.read_bytes()[:1000])
+    again = loaded("centerface", runtime, threshold=0.5)
+    try:
+        found = again.detect(astronaut)
+    finally:
+        again.close()
+    assert len(found) == len(expected) == 1
+    assert np.abs(found.xyxy - expected.xyxy).max() < 0.01
