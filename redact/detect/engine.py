@@ -223,6 +223,45 @@ class OnnxModel:
         self._input = self._session.get_inputs()[0].name
 
 
+class OnnxPlugin:
+    """What every detector plug-in that runs one ONNX model shares: its runtime, loading, closing.
+
+    Subclasses set ``name``, optionally ``outputs`` (the output names wanted,
+    in order), and implement :meth:`model` (the bytes or path of the model a
+    registry package ships); :meth:`infer` runs it.
+    """
+
+    name: str
+    outputs: list[str] | None = None
+
+    def __init__(self) -> None:
+        self.runtime = Runtime()
+        """Engine, precision and threads; the pipeline sets them from the config before load()."""
+        self._model: OnnxModel | None = None
+
+    def model(self) -> bytes | Path:
+        raise NotImplementedError
+
+    def load(self) -> None:
+        if self._model is None:
+            self._model = OnnxModel(self.name, self.model(), self.runtime, self.outputs)
+
+    @property
+    def engine(self) -> str:
+        """What runs the model once loaded (``openvino bf16``, ``onnxruntime f32``), for the audit log."""
+        return self._model.description if self._model is not None else ""
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+        self._model = None
+
+    def infer(self, blob: np.ndarray) -> list[np.ndarray]:
+        if self._model is None:
+            raise DetectorError(f"{self.name}: detect() called before load()")
+        return self._model.run(blob)
+
+
 _ARENA_LOCK = threading.Lock()
 _arena_registered: bool | None = None
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from redact.detect.base import check_image, check_options, nms, register
-from redact.detect.engine import OnnxModel, Runtime
+from redact.detect.engine import OnnxPlugin
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -70,12 +70,13 @@ def model_path() -> Path:
 
 
 @register("nudenet")
-class NudityDetector:
+class NudityDetector(OnnxPlugin):
     """Exposed body parts of the configured ``classes``; every box is ``kind = "body"``."""
 
     kind = "body"
 
     def __init__(self, threshold: float = 0.25, scale: float = 1.0, classes: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__()
         self.name = "nudenet"
         self.threshold, self.scale = check_options("nudenet", threshold, scale)
         unknown = sorted(set(classes) - set(LABELS))
@@ -83,35 +84,18 @@ class NudityDetector:
             raise DetectorError(f"nudenet: unknown classes {', '.join(unknown)}; valid: {', '.join(LABELS)}")
         self.classes = tuple(classes) or DEFAULT_CLASSES
         self._wanted = np.array([label in self.classes for label in LABELS])
-        self.runtime = Runtime()
-        """Engine, precision and threads; the pipeline sets them from the config before load()."""
-        self._model: OnnxModel | None = None
 
-    def load(self) -> None:
-        if self._model is not None:
-            return
-        self._model = OnnxModel("nudenet", model_path(), self.runtime)
-
-    @property
-    def engine(self) -> str:
-        """What runs the model once loaded, for the audit log."""
-        return self._model.description if self._model is not None else ""
-
-    def close(self) -> None:
-        if self._model is not None:
-            self._model.close()
-        self._model = None
+    def model(self) -> Path:
+        return model_path()
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._model is None:
-            raise DetectorError("nudenet: detect() called before load()")
         check_image(self.name, image)
         h, w = image.shape[:2]
         side = max(h, w)
         # Letterbox (pad bottom/right to a square) so the aspect ratio survives the resize.
         square = cv2.copyMakeBorder(image, 0, side - h, 0, side - w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         blob = cv2.dnn.blobFromImage(square, 1 / 255.0, (SIZE, SIZE), (0, 0, 0), swapRB=True, crop=False)
-        (out,) = self._model.run(blob)
+        (out,) = self.infer(blob)
         xyxy, score = decode(out[0], self._wanted, self.threshold, side / SIZE)
         np.clip(xyxy, 0, [w, h, w, h], out=xyxy)
         return nms(Detections.of(xyxy, score, self.kind, self.name), NMS_IOU)

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from redact.detect.base import check_image, check_options, register, resize_for
-from redact.detect.engine import OnnxModel, Runtime
+from redact.detect.engine import OnnxPlugin
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -72,42 +72,26 @@ def model_path() -> Path:
 
 
 @register("text")
-class TextDetector:
+class TextDetector(OnnxPlugin):
     """Finds lines of text of any script; ``scale`` resizes the frame first (text ~8 px tall after it is still found)."""
 
     kind = "text"
 
     def __init__(self, threshold: float = 0.4, scale: float = 1.0) -> None:
+        super().__init__()
         self.name = "text"
         self.threshold, self.scale = check_options("text", threshold, scale)
-        self.runtime = Runtime()
-        """Engine, precision and threads; the pipeline sets them from the config before load()."""
-        self._model: OnnxModel | None = None
         self._kernel = np.ones((2, 2), np.uint8)
 
-    def load(self) -> None:
-        if self._model is not None:
-            return
-        self._model = OnnxModel("text", model_path(), self.runtime)
-
-    @property
-    def engine(self) -> str:
-        """What runs the model once loaded, for the audit log."""
-        return self._model.description if self._model is not None else ""
-
-    def close(self) -> None:
-        if self._model is not None:
-            self._model.close()
-        self._model = None
+    def model(self) -> Path:
+        return model_path()
 
     def detect(self, image: np.ndarray) -> Detections:
-        if self._model is None:
-            raise DetectorError("text: detect() called before load()")
         check_image(self.name, image)
         h, w = image.shape[:2]
         small, _ = resize_for(image, self.scale)
         blob, (sh, sw) = _blob(small)
-        (prob,) = self._model.run(blob)
+        (prob,) = self.infer(blob)
         xyxy, score = decode(prob[0, 0, :sh, :sw], self.threshold, self._kernel)
         if not len(score):
             return Detections()
