@@ -17,6 +17,7 @@ import numpy as np
 FACE_KINDS = ("face", "head")
 """Kinds that are a person's face or head: followed by the face model's windows, padded by their own size."""
 
+
 @dataclass(frozen=True)
 class AudioInfo:
     codec: str

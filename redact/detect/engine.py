@@ -82,15 +82,13 @@ def compile_cache() -> str | None:
     base = os.environ.get("REDACT_CACHE_DIR", "")
     if base == "off":
         return None
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME", "")
-        base = xdg if xdg else str(Path.home() / ".cache")
-        base = str(Path(base) / "redact")
-    folder = Path(base) / "openvino"
     try:
+        if not base:
+            base = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "redact")
+        folder = Path(base) / "openvino"
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        log.debug("no compile cache at %s (%s)", folder, e)
+    except (OSError, RuntimeError) as e:  # RuntimeError: a service account with no home folder
+        log.debug("no compile cache under %r (%s)", base, e)
         return None
     return str(folder) if os.access(folder, os.W_OK) else None
 
