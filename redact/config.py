@@ -95,7 +95,7 @@ class DetectConfig:
     the CPUs measured (:mod:`redact.detect.engine`); onnxruntime is the fallback."""
     precision: Literal["auto", "f32"] = "auto"
     """auto: OpenVINO computes in bfloat16 where the CPU does so natively, float32 elsewhere;
-    f32: always float32 (results identical across machines)."""
+    f32: always float32, so results do not depend on the CPU's instruction set."""
     compile_cache: bool = True
     """Keep OpenVINO's compiled models between runs (``~/.cache/redact/openvino``;
     ``REDACT_CACHE_DIR`` moves it): saves ~0.6 s a video; only public model weights in it."""

@@ -14,14 +14,14 @@ PP-OCRv4 det 960 x 544  134 ms       66 ms            28 ms
 NudeNet 320 x 320       16.1 ms      15.2 ms          5.5 ms
 ======================  ===========  ===============  ================
 
-and two OpenVINO models on two worker threads run twice as fast as one,
+and two OpenVINO models on two worker threads run 1.7-2x as fast as one,
 where two onnxruntime sessions gained only 1.4x.  bfloat16 is used only
 where the CPU computes it natively (AMX or AVX-512 BF16; OpenVINO reports
 ``BF16``), elsewhere the same code runs in float32.  bf16 keeps 8 bits of
-mantissa: on the bench's 1,960 frames CenterFace found the same ground-truth
-faces within one or two either way at each scale (BENCHMARKS.md), and
-``precision: f32`` is there for runs that must match another machine bit
-for bit.
+mantissa: on every 4th frame of the bench, CenterFace found the same
+ground-truth faces within two either way per video at each scale
+(BENCHMARKS.md, ``pipelines/compare_engines.py``).  ``precision: f32`` is
+there for runs whose numbers should not depend on the CPU's instruction set.
 
 OpenVINO compiles a model for one input shape at a time (a dynamic shape
 runs ~25 % slower), so each :class:`OnnxModel` keeps the few shapes a video
