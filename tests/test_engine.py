@@ -148,3 +148,13 @@ def test_a_damaged_compile_cache_is_compiled_afresh(astronaut, tmp_path):
         again.close()
     assert len(found) == len(expected) == 1
     assert np.abs(found.xyxy - expected.xyxy).max() < 0.01
+
+
+def test_a_missing_model_package_or_file_is_an_actionable_error():
+    from redact.detect.base import shipped_file
+
+    with pytest.raises(DetectorError, match="not installed: pip install nothing-here"):
+        shipped_file("no_such_package_xyz", "m.onnx", "pip install nothing-here")
+    with pytest.raises(DetectorError, match="model file missing from the nudenet package"):
+        shipped_file("nudenet", "missing.onnx", "pip install nudenet")
+    assert shipped_file("nudenet", "320n.onnx", "pip install nudenet").is_file()

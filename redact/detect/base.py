@@ -9,7 +9,9 @@ config that names it fails loudly instead of silently detecting less.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import cv2
@@ -75,6 +77,23 @@ def check_options(name: str, threshold: float, scale: float) -> tuple[float, flo
     if scale <= 0:
         raise DetectorError(f"{name}: scale must be positive, got {scale}")
     return float(threshold), float(scale)
+
+
+def shipped_file(package: str, relative: str, install: str) -> Path:
+    """A model file inside an installed package, found without importing the package (no download).
+
+    Importing is avoided because some of these packages import heavy or
+    fragile things at import time (pkg_resources, their own sessions).
+    ``install`` is the pip command that provides it, quoted in the error.
+    """
+    spec = importlib.util.find_spec(package)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise DetectorError(f"{relative} is shipped by the {package} package, which is not installed: {install}")
+    path = Path(locations[0]) / relative
+    if not path.is_file():
+        raise DetectorError(f"{path}: model file missing from the {package} package; reinstall it: {install}")
+    return path
 
 
 def check_image(name: str, image: np.ndarray) -> None:

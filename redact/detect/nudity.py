@@ -15,13 +15,12 @@ run it with ``tiles: 2``.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, nms, register
+from redact.detect.base import check_image, check_options, nms, register, shipped_file
 from redact.detect.engine import OnnxPlugin
 from redact.errors import DetectorError
 from redact.types import Detections
@@ -59,16 +58,6 @@ SIZE = 320
 NMS_IOU = 0.45
 
 
-def model_path() -> Path:
-    spec = importlib.util.find_spec("nudenet")
-    if spec is None or not spec.submodule_search_locations:
-        raise DetectorError("the nudenet detector needs the nudenet package: pip install nudenet")
-    path = Path(next(iter(spec.submodule_search_locations))) / "320n.onnx"
-    if not path.is_file():
-        raise DetectorError(f"the nudenet package has no 320n.onnx ({path})")
-    return path
-
-
 @register("nudenet")
 class NudityDetector(OnnxPlugin):
     """Exposed body parts of the configured ``classes``; every box is ``kind = "body"``."""
@@ -86,7 +75,7 @@ class NudityDetector(OnnxPlugin):
         self._wanted = np.array([label in self.classes for label in LABELS])
 
     def model(self) -> Path:
-        return model_path()
+        return shipped_file("nudenet", "320n.onnx", "pip install nudenet")
 
     def detect(self, image: np.ndarray) -> Detections:
         check_image(self.name, image)

@@ -19,16 +19,14 @@ missed name badge costs a victim, so the box score threshold is lower.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, register, resize_for
+from redact.detect.base import check_image, check_options, register, resize_for, shipped_file
 from redact.detect.engine import OnnxPlugin
-from redact.errors import DetectorError
 from redact.types import Detections
 
 log = logging.getLogger(__name__)
@@ -60,17 +58,6 @@ is under a tenth of the frame.  Text taller than an eighth of the frame (an
 extreme close-up of a badge) must be marked with ``--region``."""
 
 
-def model_path() -> Path:
-    """The detection model inside the installed ``rapidocr_onnxruntime`` package (no download)."""
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is None or not spec.submodule_search_locations:
-        raise DetectorError("the text detector needs rapidocr-onnxruntime: pip install rapidocr-onnxruntime")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL
-    if not path.is_file():
-        raise DetectorError(f"the text detector's model is missing from rapidocr-onnxruntime ({path})")
-    return path
-
-
 @register("text")
 class TextDetector(OnnxPlugin):
     """Finds lines of text of any script; ``scale`` resizes the frame first (text ~8 px tall after it is still found)."""
@@ -84,7 +71,7 @@ class TextDetector(OnnxPlugin):
         self._kernel = np.ones((2, 2), np.uint8)
 
     def model(self) -> Path:
-        return model_path()
+        return shipped_file("rapidocr_onnxruntime", f"models/{MODEL}", "pip install rapidocr-onnxruntime")
 
     def detect(self, image: np.ndarray) -> Detections:
         check_image(self.name, image)

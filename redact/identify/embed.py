@@ -14,13 +14,13 @@ height and all of its width).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from redact.detect.base import shipped_file
 from redact.errors import DetectorError
 
 CHIP_SIZE = 150
@@ -45,19 +45,10 @@ class FaceSample:
 
 
 def model_paths() -> tuple[Path, Path]:
-    """Find the two weight files without importing ``face_recognition_models`` (it needs pkg_resources)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        raise DetectorError(
-            "identity matching needs the face_recognition_models package (dlib's face descriptor weights): "
-            "pip install dlib-bin face_recognition_models"
-        )
-    folder = Path(spec.origin).parent / "models"
-    paths = folder / _PREDICTOR, folder / _RESNET
-    for p in paths:
-        if not p.is_file():
-            raise DetectorError(f"{p}: weight file missing; reinstall face_recognition_models")
-    return paths
+    """The two weight files, found without importing ``face_recognition_models`` (it needs pkg_resources)."""
+    install = "pip install dlib-bin face_recognition_models"
+    package = "face_recognition_models"
+    return shipped_file(package, f"models/{_PREDICTOR}", install), shipped_file(package, f"models/{_RESNET}", install)
 
 
 def dlib_box(box: np.ndarray) -> tuple[int, int, int, int]:
