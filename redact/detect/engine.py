@@ -168,6 +168,10 @@ class OnnxModel:
                 f"{self.name}: engine openvino needs the openvino package (pip install openvino), "
                 "or set detect.engine: onnxruntime"
             ) from e
+        # OpenVINO's bindings set up their numpy bridge on first use (a pybind11 call_once
+        # that takes the GIL): two worker threads making their first inference at the same
+        # moment deadlocked, one run in ten.  Touch it here, in the loading thread.
+        ov.Tensor(np.zeros(1, np.float32))
         self._core = ov.Core()
         if self.runtime.cache_dir:
             self._core.set_property({"CACHE_DIR": self.runtime.cache_dir})
