@@ -6,11 +6,14 @@
 Every photo in ``<bench>/assets/photos`` (13 people, 33 photos) is described
 once at full size (the reference side) and again as a probe shrunk to 96, 64 and
 48 px face height, each also in a grey, grainy "infrared" look and with
-motion blur: the conditions of the footage.  Each probe is rendered as five
+motion blur: the conditions of the footage.  Each probe is rendered as 25
 "frames" (fresh grain, the box shifted and scaled by a few percent, as a
-detector's box wobbles) and scored two ways: the first frame alone, and the
-mean of the five descriptors, as ``identity.pool: 2`` pools a sample with
-two neighbours on each side.  A reference/probe pair of different people is an impostor
+detector's box wobbles), five samples of five frames, and scored three ways:
+the first frame alone; the first sample's median stack of five chips, as
+``identity.stack: 2`` stacks a detection with two neighbours on each side;
+and the mean of the five stacks' descriptors, as ``identity.pool: 2`` pools a
+sample with two neighbours on each side (what the pipeline compares).
+A reference/probe pair of different people is an impostor
 pair; of the same person (different photos), a genuine pair.  The threshold
 must sit above every impostor pair, single or pooled, with a margin: a false
 match keeps a victim visible, a missed match only redacts someone who could
@@ -33,8 +36,10 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parent.parent
 SIZES = (0, 96, 64, 48)
 LOOKS = ("clean", "ir", "blur")
-FRAMES = 5
-"""Frames per probe: a sample and two usable neighbours on each side (``identity.pool: 2``)."""
+STACK = 5
+"""Frames per sample: a detection and two neighbours on each side (``identity.stack: 2``)."""
+POOL = 5
+"""Samples per probe: a sample and two usable neighbours on each side (``identity.pool: 2``)."""
 JITTER = 0.03
 """Box shift and scale between a probe's frames, as a fraction of the face height."""
 
@@ -69,7 +74,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     cfg = IdentityConfig()
     refs = []  # (person, photo, vector)
-    probes = []  # (person, photo, size, look, single vector, pooled vector, usable)
+    probes = []  # (person, photo, size, look, {"single" | "stacked" | "pooled": vector}, usable)
     for rel, meta in tqdm(sorted(photos.items()), desc="photos", unit="photo"):
         image = cv2.imread(str(assets / rel))
         scale = min(1.0, 1600 / max(image.shape[:2]))
@@ -80,38 +85,48 @@ def main() -> int:
         for size, look in itertools.product(SIZES, LOOKS):
             f = size / (box[3] - box[1]) if size else 1.0
             small = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if size else image
-            faces = [embedder.embed(degrade(small, look, rng), _jitter(box * f, rng if k else None))[0]
-                     for k in range(FRAMES)]
-            pooled = np.mean([x.vector for x in faces], axis=0)
-            first = faces[0]
-            usable = first.sharpness >= cfg.min_sharpness and first.yaw <= cfg.max_yaw
-            probes.append((meta["person"], rel, size, look, first.vector, pooled / np.linalg.norm(pooled), usable))
+            frames = [embedder.align(degrade(small, look, rng), _jitter(box * f, rng if k else None))[0]
+                      for k in range(STACK * POOL)]
+            chips = [chip for chip, _ in frames]
+            stacks = [np.median(np.stack(chips[k : k + STACK]), axis=0).astype(np.uint8)
+                      for k in range(0, STACK * POOL, STACK)]
+            single, *stacked = embedder.describe([chips[0], *stacks])
+            pooled = np.mean(stacked, axis=0)
+            sharpness, yaw = embedder.quality(*frames[0])
+            usable = sharpness >= cfg.min_sharpness and yaw <= cfg.max_yaw
+            vectors = {"single": single, "stacked": stacked[0], "pooled": pooled / np.linalg.norm(pooled)}
+            probes.append((meta["person"], rel, size, look, vectors, usable))
 
-    print(f"{len(refs)} photos of {len({r[0] for r in refs})} people; {FRAMES} frames per pooled probe")
-    print(f"{'probe':>8} {'look':>6} {'impostor pairs':>15} {'max imp.':>9} {'max imp. pooled':>16} "
-          f"{'genuine pairs':>14} {'genuine p5':>11} {'p5 pooled':>10} {'usable':>7}")
+    kinds = ("single", "stacked", "pooled")
+    print(f"{len(refs)} photos of {len({r[0] for r in refs})} people; samples stack {STACK} frames, probes pool "
+          f"{POOL} samples")
+    print(f"{'probe':>8} {'look':>6} {'impostor pairs':>15} " + " ".join(f"{'max imp. ' + k:>17}" for k in kinds)
+          + f" {'genuine pairs':>14} " + " ".join(f"{'p5 ' + k:>11}" for k in kinds) + f" {'usable':>7}")
     rows = []
     for size, look in itertools.product(SIZES, LOOKS):
-        imp, gen, imp_p, gen_p, usable = [], [], [], [], []
-        for person, rel, s, lk, vec, pooled, ok in probes:
+        imp: dict[str, list[float]] = {k: [] for k in kinds}
+        gen: dict[str, list[float]] = {k: [] for k in kinds}
+        usable = []
+        for person, rel, s, lk, vectors, ok in probes:
             if (s, lk) != (size, look):
                 continue
             usable.append(ok)
             for rp, rrel, ref in refs:
                 if rrel == rel:
                     continue
-                (gen if rp == person else imp).append(float(ref @ vec))
-                (gen_p if rp == person else imp_p).append(float(ref @ pooled))
-        rows.append((size, look, imp, gen, imp_p, gen_p, usable))
-    worst = max(max(r[2] + r[4]) for r in rows)
+                for k in kinds:
+                    (gen if rp == person else imp)[k].append(float(ref @ vectors[k]))
+        rows.append((size, look, imp, gen, usable))
+    worst = max(max(v) for r in rows for v in r[2].values())
     threshold = round(worst + args.margin, 3)
-    for size, look, imp, gen, imp_p, gen_p, usable in rows:
-        print(f"{(str(size) + ' px') if size else 'full':>8} {look:>6} {len(imp):>15} "
-              f"{max(imp):>9.3f} {max(imp_p):>16.3f} {len(gen):>14} {np.percentile(gen, 5):>11.3f} "
-              f"{np.percentile(gen_p, 5):>10.3f} {np.mean(usable):>7.0%}")
-    for name, gen in (("single", [g for r in rows for g in r[3]]), ("pooled", [g for r in rows for g in r[5]])):
-        print(f"genuine pairs at or above {threshold} ({name}): {np.mean(np.array(gen) >= threshold):.0%}")
-    print(f"highest impostor similarity {worst:.3f} (single or pooled); + margin {args.margin} -> threshold "
+    for size, look, imp, gen, usable in rows:
+        print(f"{(str(size) + ' px') if size else 'full':>8} {look:>6} {len(imp['single']):>15} "
+              + " ".join(f"{max(imp[k]):>17.3f}" for k in kinds) + f" {len(gen['single']):>14} "
+              + " ".join(f"{np.percentile(gen[k], 5):>11.3f}" for k in kinds) + f" {np.mean(usable):>7.0%}")
+    for k in kinds:
+        share = np.mean(np.array([g for r in rows for g in r[3][k]]) >= threshold)
+        print(f"genuine pairs at or above {threshold} ({k}): {share:.0%}")
+    print(f"highest impostor similarity {worst:.3f} (single, stacked or pooled); + margin {args.margin} -> threshold "
           f"{threshold} (configured: identity.threshold = {cfg.threshold})")
     return 0
 

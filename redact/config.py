@@ -278,6 +278,8 @@ class IdentityConfig:
     in between are passed over; a scored sample that fails breaks the stretch)."""
     pool: int = 2
     """Usable neighbours on each side whose descriptors are averaged with a sample's (0: each sample alone)."""
+    stack: int = 2
+    """Neighbouring detections on each side whose aligned chips are median-stacked with a sample's (0: its own)."""
 
 
 @dataclass
@@ -488,6 +490,7 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (IdentityConfig, "max_samples"): (1, 100000),
     (IdentityConfig, "max_bridge"): (1, 100000),
     (IdentityConfig, "pool"): (0, 50),
+    (IdentityConfig, "stack"): (0, 10),
     (EncodeConfig, "crf"): (0, 51),
     (KindStyle, "padding"): (0.0, 5.0),
     (RegionsConfig, "max_seconds"): (0.0, 1e6),

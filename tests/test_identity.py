@@ -373,3 +373,55 @@ def test_pooled_scores_survive_the_analysis_file_and_old_files_still_load():
     old = {k: v for k, v in s.to_json().items() if k not in ("pooled", "sided")}
     assert IdentitySample.from_json(old).track_scores == {"a": 0.93}
 
+
+
+def test_stack_plan_takes_neighbours_of_the_same_track_within_reach():
+    from redact.config import IdentityConfig
+    from redact.identify.scan import stack_plan
+    from redact.types import Track
+
+    t = Track(7, "face")
+    for f in (*range(0, 12), 30, 31):  # a gap of 18 frames before the last two detections
+        t.add(f, np.array([0, 0, 80, 80] if f != 10 else [0, 0, 30, 30]), 0.9, "centerface")
+    jobs, sizes = stack_plan([t], IdentityConfig(sample_every=5, stack=2))
+    # samples at detections 0, 5, 10 and the last one (13); 10 is below min_face and stacks nothing
+    assert sizes == {(7, 0): 3, (7, 5): 5, (7, 10): 1, (7, 13): 2}
+    assert sorted(f for f, js in jobs.items() if any(j.sample == 5 for j in js)) == [3, 4, 5, 6, 7]
+    assert sorted(f for f, js in jobs.items() if any(j.sample == 13 for j in js)) == [30, 31]  # not across the gap
+    _, alone = stack_plan([t], IdentityConfig(sample_every=5, stack=0))
+    assert set(alone.values()) == {1}
+
+
+def test_a_median_stack_of_grainy_frames_looks_more_like_the_person_than_a_typical_frame():
+    # The infrared-noise case: fresh grain on each frame hides the face from one frame's descriptor.
+    from redact.identify.embed import FaceEmbedder
+
+    crop, face = person_crop("astronaut")
+    embedder = FaceEmbedder()
+    reference = embedder.embed(crop, np.array([face], np.float32))[0].vector
+    rng = np.random.default_rng(3)
+    grey = cv2.cvtColor(cv2.resize(crop, None, fx=0.4, fy=0.4), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    box = np.array([face], np.float32) * 0.4
+    chips = []
+    for _ in range(5):
+        frame = np.clip(grey + rng.normal(0, 24, grey.shape), 0, 255).astype(np.uint8)
+        chips.append(embedder.align(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), box)[0][0])
+    singles = embedder.describe(chips) @ reference
+    stacked = embedder.describe([np.median(np.stack(chips), axis=0).astype(np.uint8)])[0] @ reference
+    assert stacked > np.median(singles) + 0.003, (stacked, singles)  # the median frame is what the policy reads
+
+
+def test_stacking_changes_the_descriptors_but_not_which_samples_are_taken(refs, two_people, analysed):
+    config, analysis = analysed
+    people = load_people("keep", inline=[f"astronaut={refs / 'astronaut' / 'ref.jpg'}"])
+    alone_cfg = dataclasses.replace(config.identity, stack=0)
+    stacked, _ = scan(analysis.video, analysis.tracks, people.gallery, config.identity)
+    alone, _ = scan(analysis.video, analysis.tracks, people.gallery, alone_cfg)
+    assert stacked.keys() == alone.keys()
+    for tid in stacked:
+        a, b = stacked[tid], alone[tid]
+        assert [(s.frame, s.usable, s.sharpness, s.yaw) for s in a] == [(s.frame, s.usable, s.sharpness, s.yaw) for s in b]
+    both = [(s.scores["astronaut"], t.scores["astronaut"]) for tid in stacked for s, t in zip(stacked[tid], alone[tid]) if s.usable]
+    assert both and any(abs(x - y) > 1e-4 for x, y in both)  # the stacks were described, not the single chips
+    kept = _track_of(analysis, two_people, 0)
+    assert decide(analysis.tracks, dataclasses.replace(config, identity=config.identity), stacked, "keep")[kept].action is Action.KEEP

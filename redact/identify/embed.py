@@ -79,23 +79,40 @@ class FaceEmbedder:
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> list[FaceSample]:
         """One sample per box (``[x1, y1, x2, y2]`` in ``image``'s pixels) of a BGR frame."""
+        aligned = self.align(image, boxes)
+        vectors = self.describe([chip for chip, _ in aligned])
+        return [
+            FaceSample(v, float(b[3] - b[1]), _sharpness(chip), _yaw(shape))
+            for v, b, (chip, shape) in zip(vectors, np.asarray(boxes, np.float32).reshape(-1, 4), aligned)
+        ]
+
+    def align(self, image: np.ndarray, boxes: np.ndarray) -> list[tuple[np.ndarray, object]]:
+        """(aligned RGB chip, dlib's 5 landmarks) per box of a BGR frame: cheap next to :meth:`describe`."""
         self.load()
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         if not len(boxes):
             return []
         rgb = np.ascontiguousarray(image[:, :, ::-1])
         dlib = self._dlib
-        chips, shapes = [], []
+        out = []
         for box in boxes:
             shape = self._predictor(rgb, dlib.rectangle(*dlib_box(box)))
-            shapes.append(shape)
-            chips.append(dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=0.25))
-        vectors = np.asarray(self._model.compute_face_descriptor(chips), np.float32).reshape(len(chips), -1)
+            out.append((np.asarray(dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=0.25)), shape))
+        return out
+
+    def describe(self, chips: list[np.ndarray]) -> np.ndarray:
+        """L2-normalised descriptors, one row per aligned chip (the 65-75 ms a face)."""
+        self.load()
+        if not chips:
+            return np.zeros((0, 128), np.float32)
+        vectors = np.asarray(self._model.compute_face_descriptor(list(chips)), np.float32).reshape(len(chips), -1)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        return [
-            FaceSample(v, float(b[3] - b[1]), _sharpness(chip), _yaw(shape))
-            for v, b, chip, shape in zip(vectors, boxes, chips, shapes)
-        ]
+        return vectors
+
+    @staticmethod
+    def quality(chip: np.ndarray, shape) -> tuple[float, float]:
+        """(sharpness, yaw) of one aligned chip and its landmarks: what decides whether it may be scored."""
+        return _sharpness(chip), _yaw(shape)
 
     def close(self) -> None:
         self._predictor = self._model = None
