@@ -57,3 +57,18 @@ def test_two_faces_in_one_frame_are_two_tracks():
     tr = Tracker(TrackConfig())
     tr.update(0, _dets([0, 0, 20, 20], [0, 0, 20, 20]))  # identical boxes still both kept
     assert len(tr.tracks) == 2
+
+
+def test_fusion_folds_a_box_inside_another_into_it():
+    from redact.pipeline import fuse
+
+    face = [100, 100, 200, 220]
+    part = [120, 130, 170, 180]  # a detector firing on the eyes: IoU 0.2, wholly inside
+    apart = [180, 100, 280, 220]  # a neighbour overlapping a fifth of the face: stays its own
+    dets = Detections.of(np.array([face, part, apart], np.float32), np.array([0.6, 0.9, 0.8]), "face", "centerface")
+    fused = fuse(dets, 0.5)
+    assert len(fused) == 2
+    assert [list(b) for b in fused.xyxy] == [face, apart]  # the union is the outer box: nothing covered less
+    assert fused.score[0] == np.float32(0.9)  # the cluster keeps its best score
+    text = Detections.of(np.array([part], np.float32), np.array([0.9]), "text", "text")
+    assert len(fuse(Detections.concat([dets, text]), 0.5)) == 3  # another kind is never folded in
