@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the original video: compare frame by frame, and also look for its faces left unchanged in OUTPUT",
     )
     ver.add_argument("--every", type=int, default=1, metavar="N", help="scan every N-th frame (default 1: all)")
+    ver.add_argument(
+        "--on-decode-error", choices=("fail", "blackout"), default="fail",
+        help="how to read a damaged INPUT, as the run read it (detect.on_decode_error): blackout reads its damaged "
+        "frames as black, as they were written (default: fail)",
+    )
     ver.add_argument("--report", type=Path, metavar="PATH", help="JSON report (default: OUTPUT's name with .verify.json)")
     ver.add_argument(
         "--sheet", type=Path, metavar="PATH",
@@ -376,7 +381,7 @@ def _verify(args: argparse.Namespace, listed: int = 5) -> int:
 
     r = verify(
         args.output, args.against, every=args.every, report=args.report, sheet=args.sheet,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=not args.quiet and sys.stderr.isatty(), on_decode_error=args.on_decode_error,
     )
     scanned = f"{r.frames_scanned} of {r.frames}" if r.frames_scanned != r.frames else f"{r.frames}"
     scanned += f" frames scanned, {r.timings['total']:.1f} s"

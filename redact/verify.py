@@ -91,6 +91,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -426,6 +427,7 @@ def verify(
     progress: bool = False,
     settings: VerifySettings | None = None,
     sheet_cap: int = 48,
+    on_decode_error: Literal["fail", "blackout"] = "fail",
 ) -> VerifyResult:
     """Scan ``output`` for faces that are still visible; write a JSON report and, if any, a contact sheet.
 
@@ -434,7 +436,10 @@ def verify(
     the input; faces found in the input whose centre is unchanged in the
     output are suspects too.  Raises ``InputError`` when either file cannot
     be read or the two do not match frame for frame, ``ConfigError`` for bad
-    arguments.
+    arguments.  ``on_decode_error`` is how the *input* is read, as the run
+    that made ``output`` read it (``detect.on_decode_error``): with
+    ``blackout`` its damaged frames come through black, as they were written,
+    instead of stopping the check.
     """
     if every < 1:
         raise ConfigError(f"every must be at least 1, got {every}")
@@ -466,7 +471,7 @@ def verify(
         with (
             logging_redirect_tqdm(),
             FrameReader(out_info) as out_reader,
-            FrameReader(in_info) if in_info is not None else contextlib.nullcontext() as in_reader,
+            FrameReader(in_info, on_damage=on_decode_error) if in_info is not None else contextlib.nullcontext() as in_reader,
             tqdm(
                 total=out_info.frame_count or None,
                 desc="verify",

@@ -39,6 +39,7 @@ full disk (RLIMIT_FSIZE)               test_full_disk_is_a_clear_error_and_leave
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
 import shutil
@@ -314,6 +315,14 @@ def test_damaged_frames_are_blacked_out_when_configured(clip, tmp_path, capsys):
     # Every other frame is the clip with its faces redacted.
     others = dataclasses.replace(clip, boxes=[[] if i in failsafe else b for i, b in enumerate(clip.boxes)])
     assert_faces_redacted(others, frames, decode_all(clip.path))
+    # verify --against reads the damaged input the way the run did, or refuses it like the run's default.
+    report = tmp_path / "v.json"
+    assert main(["verify", str(out), "--against", str(src), "--report", str(report), "--quiet"]) == 1
+    assert "damaged or truncated" in capsys.readouterr().err
+    code = main(["verify", str(out), "--against", str(src), "--report", str(report), "--quiet",
+                 "--on-decode-error", "blackout"])
+    assert code == 0, capsys.readouterr()
+    assert json.loads(report.read_text())["frames"] == FRAMES
 
 
 # --- odd but valid input -------------------------------------------------------------------
