@@ -48,7 +48,7 @@ from redact.operator import follow_regions, protect_filter
 from redact.policy import decide
 from redact.render import Painter, RegionPlanner
 from redact.render.styles import Solid, redact_frame
-from redact.track import Tracker, iou_matrix
+from redact.track import Tracker, inside_matrix, iou_matrix
 from redact.types import FACE_KINDS, Action, Analysis, Decision, Detections, Frame, Region, Source, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def fuse(dets: Detections, iou: float) -> Detections:
         return dets
     order = np.argsort(-dets.score)
     overlap = iou_matrix(dets.xyxy, dets.xyxy)
-    nested = _inside_matrix(dets.xyxy) >= NESTED
+    nested = inside_matrix(dets.xyxy, dets.xyxy) >= NESTED
     nested |= nested.T
     taken = np.zeros(len(dets), bool)
     rows = []
@@ -205,17 +205,6 @@ def fuse(dets: Detections, iou: float) -> Detections:
         rows.append((np.array([*box[:, :2].min(0), *box[:, 2:].max(0)]), i))
     idx = np.array([i for _, i in rows])
     return Detections(np.stack([b for b, _ in rows]), dets.score[idx], dets.kind[idx], dets.detector[idx])
-
-
-def _inside_matrix(xyxy: np.ndarray) -> np.ndarray:
-    """[i, j]: the share of box i's area that lies inside box j."""
-    x1 = np.maximum(xyxy[:, None, 0], xyxy[None, :, 0])
-    y1 = np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
-    x2 = np.minimum(xyxy[:, None, 2], xyxy[None, :, 2])
-    y2 = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
-    return inter / np.maximum(area[:, None], 1e-9)
 
 
 ProgressFn = Callable[[str, int, int], None]

@@ -31,14 +31,27 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of two (n, 4) and (m, 4) xyxy arrays."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), np.float32)
+    inter = _intersections(a, b)
+    return inter / np.maximum(_areas(a)[:, None] + _areas(b)[None, :] - inter, 1e-6)
+
+
+def inside_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[i, j]: the share of box a[i]'s area that lies inside box b[j]."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    return _intersections(a, b) / np.maximum(_areas(a)[:, None], 1e-6)
+
+
+def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
     y1 = np.maximum(a[:, None, 1], b[None, :, 1])
     x2 = np.minimum(a[:, None, 2], b[None, :, 2])
     y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+    return np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+
+
+def _areas(a: np.ndarray) -> np.ndarray:
+    return (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
 
 
 class _Live:

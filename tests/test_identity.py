@@ -381,7 +381,7 @@ def test_stack_plan_takes_neighbours_of_the_same_track_within_reach():
     from redact.types import Track
 
     t = Track(7, "face")
-    for f in (*range(0, 12), 30, 31):  # a gap of 18 frames before the last two detections
+    for f in (*range(12), 30, 31):  # a gap of 18 frames before the last two detections
         t.add(f, np.array([0, 0, 80, 80] if f != 10 else [0, 0, 30, 30]), 0.9, "centerface")
     jobs, sizes = stack_plan([t], IdentityConfig(sample_every=5, stack=2))
     # samples at detections 0, 5, 10 and the last one (13); 10 is below min_face and stacks nothing

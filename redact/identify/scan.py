@@ -100,6 +100,14 @@ def scan(
     vectors: dict[tuple[int, int], np.ndarray] = {}  # (track, frame) -> descriptor; in memory only
     stacks: dict[tuple[int, int], _Stack] = {}  # samples still waiting for a neighbour's chip
     embedder = embedder or FaceEmbedder()
+
+    def finish(key: tuple[int, int], stack: _Stack) -> None:
+        t = by_id[key[0]]
+        sample, vector = stack.score(t.frames[key[1]], t.boxes[key[1]], config, embedder, gallery)
+        samples[key[0]].append(sample)
+        if vector is not None:
+            vectors[(key[0], sample.frame)] = vector
+
     t0 = time.perf_counter()
     embedder.load()
     t_embed = 0.0
@@ -112,23 +120,14 @@ def scan(
                 todo = jobs.get(frame.index)
                 if todo:
                     t1 = time.perf_counter()
-                    done = _align(frame.image, todo, by_id, config, embedder, stacks, sizes)
-                    for key, stack in done:
-                        t = by_id[key[0]]
-                        sample, vector = stack.score(t.frames[key[1]], t.boxes[key[1]], config, embedder, gallery)
-                        samples[key[0]].append(sample)
-                        if vector is not None:
-                            vectors[(key[0], sample.frame)] = vector
+                    for key, stack in _align(frame.image, todo, by_id, config, embedder, stacks, sizes):
+                        finish(key, stack)
                     t_embed += time.perf_counter() - t1
                     bar.update(1)
                 if frame.index >= last:
                     break
-        for (tid, i), stack in stacks.items():  # the video ended early: score what arrived
-            t = by_id[tid]
-            sample, vector = stack.score(t.frames[i], t.boxes[i], config, embedder, gallery)
-            samples[tid].append(sample)
-            if vector is not None:
-                vectors[(tid, sample.frame)] = vector
+        for key, stack in stacks.items():  # the video ended early: score what arrived
+            finish(key, stack)
     for tid, s in samples.items():
         s.sort(key=lambda x: x.frame)
         samples[tid] = pool(s, [vectors.get((tid, x.frame)) for x in s], gallery, config.pool)
