@@ -471,7 +471,9 @@ def verify(
         with (
             logging_redirect_tqdm(),
             FrameReader(out_info) as out_reader,
-            FrameReader(in_info, on_damage=on_decode_error) if in_info is not None else contextlib.nullcontext() as in_reader,
+            (
+                FrameReader(in_info, on_damage=on_decode_error) if in_info is not None else contextlib.nullcontext()
+            ) as in_reader,
             tqdm(
                 total=out_info.frame_count or None,
                 desc="verify",

@@ -418,10 +418,17 @@ def test_stacking_changes_the_descriptors_but_not_which_samples_are_taken(refs, 
     stacked, _ = scan(analysis.video, analysis.tracks, people.gallery, config.identity)
     alone, _ = scan(analysis.video, analysis.tracks, people.gallery, alone_cfg)
     assert stacked.keys() == alone.keys()
+    def facts(samples):
+        return [(s.frame, s.usable, s.sharpness, s.yaw) for s in samples]
+
     for tid in stacked:
-        a, b = stacked[tid], alone[tid]
-        assert [(s.frame, s.usable, s.sharpness, s.yaw) for s in a] == [(s.frame, s.usable, s.sharpness, s.yaw) for s in b]
-    both = [(s.scores["astronaut"], t.scores["astronaut"]) for tid in stacked for s, t in zip(stacked[tid], alone[tid]) if s.usable]
+        assert facts(stacked[tid]) == facts(alone[tid])
+    both = [
+        (s.scores["astronaut"], t.scores["astronaut"])
+        for tid in stacked
+        for s, t in zip(stacked[tid], alone[tid])
+        if s.usable
+    ]
     assert both and any(abs(x - y) > 1e-4 for x, y in both)  # the stacks were described, not the single chips
     kept = _track_of(analysis, two_people, 0)
-    assert decide(analysis.tracks, dataclasses.replace(config, identity=config.identity), stacked, "keep")[kept].action is Action.KEEP
+    assert decide(analysis.tracks, config, stacked, "keep")[kept].action is Action.KEEP

@@ -11,9 +11,12 @@ Each sample is described from a *stack*: its aligned face chip and those of up
 to ``stack`` neighbouring detections on each side (consecutive frames), merged
 by per-pixel median.  Aligned on their own landmarks, the chips show the same
 face while sensor grain is fresh in each frame, so the median keeps the face
-and drops the grain (a mean would also keep a misaligned neighbour's ghost).
-On the bench's noisy infrared video the true match's pooled median rose from
-0.944 to 0.952 with it; impostors did not rise (highest 0.891 against 0.892).
+and drops the grain.  On the bench's noisy infrared video the true match's
+pooled median rose from 0.944 to 0.952 with it, while the bench's victims did
+not rise (highest 0.891 against 0.892); a mean of the chips instead cost the
+low-light video its kept person.  A stack that straddles a tracker swap can
+look like the majority; the one-sided pools (:mod:`redact.identify.pool`)
+still keep such a sample from confirming the newcomer.
 """
 
 from __future__ import annotations
