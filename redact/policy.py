@@ -14,7 +14,12 @@ fails closed:
   turned, or a different person after two people crossed) stays redacted.
   The track-level tests read each sample's pooled similarity and the
   confirmation its one-sided pools (:mod:`redact.identify.pool`); samples
-  scored without a pool read their own.
+  scored without a pool read their own.  Where the track was alone (no other
+  face within reach, no coasting: :func:`redact.track.lone_stretches`) it
+  cannot have passed to someone else, so there a sample under ``confirm``
+  that is not a stranger's score (``distinct`` or more) does not break the
+  stretch, as long as the stretch has a confirmed sample of its own: a face
+  half behind a pole for two seconds stays shown.
 * only-redact mode (``--only-redact``): a track is left visible only when it
   is confidently *none* of the listed people (below ``distinct``, well under
   the keep threshold, by its own similarity and by its pools alike), and
@@ -30,6 +35,7 @@ from __future__ import annotations
 import statistics
 
 from redact.config import Config, IdentityConfig
+from redact.track import lone_stretches
 from redact.types import Action, Decision, IdentitySample, Track
 
 REASON_DEFAULT = "redact-all"
@@ -75,7 +81,7 @@ def decide(
         elif t.kind != "face":
             out[t.id] = Decision(t.id, Action.REDACT, REASON_NOT_FACE)
         elif mode == "keep":
-            out[t.id] = _keep_mode(t.id, identities.get(t.id, []), config.identity)
+            out[t.id] = _keep_mode(t, identities.get(t.id, []), config.identity, tracks)
         elif mode == "only-redact":
             out[t.id] = _only_redact_mode(t.id, identities.get(t.id, []), config.identity)
         else:
@@ -96,7 +102,8 @@ def _scored(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig):
     return usable, ranked[0][0], ranked[0][1], ranked
 
 
-def _keep_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig) -> Decision:
+def _keep_mode(track: Track, samples: list[IdentitySample], cfg: IdentityConfig, tracks: list[Track]) -> Decision:
+    track_id = track.id
     scored = _scored(track_id, samples, cfg)
     if isinstance(scored, Decision):
         return scored
@@ -109,8 +116,38 @@ def _keep_mode(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig
     if len(ranked) > 1 and best - ranked[1][0] < cfg.margin:
         return Decision(track_id, Action.REDACT, REASON_AMBIGUOUS, label=label, score=best)
     confirmed = [s.usable and s.confirm_scores[label] >= cfg.confirm and _best(s) == label for s in samples]
-    visible = _bracketed(samples, confirmed, cfg.max_bridge)
+    held = _held(samples, confirmed, lone_stretches(track, tracks, cfg.min_face), label, cfg)
+    visible = _bracketed(samples, [c or h for c, h in zip(confirmed, held)], cfg.max_bridge)
     return Decision(track_id, Action.KEEP, REASON_MATCHED, label=label, score=best, visible=visible)
+
+
+def _held(
+    samples: list[IdentitySample],
+    confirmed: list[bool],
+    stretches: list[tuple[int, int]],
+    label: str,
+    cfg: IdentityConfig,
+) -> list[bool]:
+    """Samples that failed ``confirm`` but cannot be someone else, so they do not break a kept stretch.
+
+    Inside a stretch where the track was alone (:func:`redact.track.lone_stretches`)
+    it cannot have passed to another face, so a sample there that scores under
+    ``confirm`` is the same person seen badly (half behind a pole, a grimace,
+    grain), not a swap.  It holds the stretch open when the stretch has a
+    confirmed sample of its own, it still scores ``distinct`` or more (not
+    confidently someone else) and no usable sample of the stretch scores
+    less; otherwise the stretch is left to the confirmed samples alone.
+    """
+    held = [False] * len(samples)
+    for a, b in stretches:
+        inside = [i for i, s in enumerate(samples) if a <= s.frame <= b and s.usable]
+        if not any(confirmed[i] for i in inside):
+            continue
+        if any(samples[i].track_scores[label] < cfg.distinct or _best(samples[i]) != label for i in inside):
+            continue
+        for i in inside:
+            held[i] = not confirmed[i]
+    return held
 
 
 def _best(sample: IdentitySample) -> str:

@@ -237,14 +237,15 @@ def _samples(scores: list[dict[str, float]], usable=True, height=100.0, step=5):
     return [IdentitySample(i * step, height, 50.0, 0.05, usable, s) for i, s in enumerate(scores)]
 
 
-def _one(samples, mode="keep", **overrides):
+def _one(samples, mode="keep", others=(), **overrides):
+    """The decision on a track at (0, 0, 100, 100) seen on every frame of its samples' span; ``others`` share the video."""
     from redact.types import Track
 
     config = load(overrides=[f"identity.{k}={v}" for k, v in overrides.items()])
     t = Track(0, "face")
-    for s in samples:
-        t.add(s.frame, np.array([0, 0, 100, 100], np.float32), 0.9, "test")
-    return decide([t], config, {0: samples}, mode)[0]
+    for f in range(samples[0].frame, samples[-1].frame + 1):
+        t.add(f, np.array([0, 0, 100, 100], np.float32), 0.9, "test")
+    return decide([t, *others], config, {0: samples}, mode)[0]
 
 
 def test_a_look_alike_just_under_the_threshold_is_redacted():
@@ -310,6 +311,40 @@ def test_a_true_match_hovering_near_the_threshold_stays_shown_until_a_swap():
     scores = [0.955, 0.94, 0.95, 0.93, 0.948, 0.952, 0.935, 0.95, 0.946, 0.95, 0.951, 0.949] + [0.86, 0.84]
     d = _one(_samples([{"a": v} for v in scores]))
     assert d.action is Action.KEEP and d.visible == ((0, 55),)
+
+
+def _passer_by(frames, x: float, kind: str = "face"):
+    """Another track, ``x`` px right of the kept face's box, over ``frames``."""
+    from redact.types import Track
+
+    t = Track(1, kind)
+    for f in frames:
+        t.add(f, np.array([x, 0, x + 100, 100], np.float32), 0.9, "test")
+    return t
+
+
+def test_a_badly_seen_stretch_stays_shown_while_no_one_else_is_near():
+    # Half behind a pole from frame 25 to 50: scored 0.90-0.91, under confirm but not a stranger's score.
+    scores = [0.96] * 5 + [0.91, 0.90, 0.905, 0.91, 0.90, 0.91] + [0.96] * 5
+    samples = _samples([{"a": v} for v in scores])
+    assert _one(samples).visible == ((0, 75),)
+    # The same scores while another face passes within reach: a swap was possible, the pole stretch is not shown.
+    near = _one(samples, others=[_passer_by(range(25, 51), 110)])
+    assert near.visible == ((0, 20), (55, 75))
+    # Far enough away (more than a quarter of a box), or not a face: no swap was possible.
+    assert _one(samples, others=[_passer_by(range(25, 51), 130)]).visible == ((0, 75),)
+    assert _one(samples, others=[_passer_by(range(25, 51), 110, kind="text")]).visible == ((0, 75),)
+
+
+def test_a_stranger_score_or_no_confirmation_in_a_lone_stretch_holds_nothing_open():
+    pole = [0.96] * 5 + [0.91, 0.90, 0.905, 0.91, 0.90, 0.91] + [0.96] * 5
+    # One sample of the stretch scores like someone else: the under-confirm samples no longer hold it open.
+    stranger = _samples([{"a": v} for v in pole[:7] + [0.85] + pole[8:]])
+    assert _one(stranger).visible == ((0, 20), (55, 75))
+    # A stretch cut off by a passer-by at frame 25 and 55 with no confirmed sample of its own shows nothing.
+    samples = _samples([{"a": v} for v in pole])
+    cut = _one(samples, others=[_passer_by([25], 110), _passer_by([55], 110)])
+    assert cut.visible == ((0, 20), (55, 75))
 
 
 # ---- pooling: noise averages out, a swap does not hide in a pool ----

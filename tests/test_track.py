@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from redact.config import TrackConfig
-from redact.track import Tracker
-from redact.types import Detections
+from redact.track import Tracker, lone_stretches
+from redact.types import Detections, Track
 
 
 def _dets(*boxes, score=0.9):
@@ -72,3 +72,23 @@ def test_fusion_folds_a_box_inside_another_into_it():
     assert fused.score[0] == np.float32(0.9)  # the cluster keeps its best score
     text = Detections.of(np.array([part], np.float32), np.array([0.9]), "text", "text")
     assert len(fuse(Detections.concat([dets, text]), 0.5)) == 3  # another kind is never folded in
+
+
+def test_lone_stretches_end_where_the_track_could_have_changed_hands():
+    def track(tid, frames, x=0.0, height=100.0, kind="face"):
+        t = Track(tid, kind)
+        for f in frames:
+            t.add(f, np.array([x, 0, x + 100, height], np.float32), 0.9, "test")
+        return t
+
+    kept = track(0, [*range(20), *range(24, 40)])  # a 4-frame gap after frame 19: it coasted
+    assert lone_stretches(kept, [kept], 48) == [(0, 19), (24, 39)]
+    # A face within a quarter of a box on frames 30-32 ends the stretch there; one further away, or of
+    # another kind (the tracker never links kinds), does not.
+    passer = track(1, range(30, 33), x=110)
+    assert lone_stretches(kept, [kept, passer], 48) == [(0, 19), (24, 29), (33, 39)]
+    assert lone_stretches(kept, [kept, track(1, range(30, 33), x=130)], 48) == [(0, 19), (24, 39)]
+    assert lone_stretches(kept, [kept, track(1, range(30, 33), x=110, kind="text")], 48) == [(0, 19), (24, 39)]
+    # Too small to be shown in a kept track at all.
+    small = track(2, range(10), height=40)
+    assert lone_stretches(small, [small], 48) == []
