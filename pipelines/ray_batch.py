@@ -23,7 +23,8 @@ from redact.batch.job import DONE
 from redact.config import load
 
 
-def _verify(output: str, against: str, report_dir: str, every: int) -> tuple[str, int, str]:
+def _verify(output: str, against: str, report_dir: str, every: int, on_decode_error: str) -> tuple[str, int, str]:
+    """One output checked against its input, which is read as the batch read it (``detect.on_decode_error``)."""
     from redact.errors import RedactError
     from redact.verify import verify
 
@@ -31,7 +32,7 @@ def _verify(output: str, against: str, report_dir: str, every: int) -> tuple[str
     reports.mkdir(parents=True, exist_ok=True)
     try:
         r = verify(out, against, every=every, report=reports / f"{out.stem}.verify.json",
-                   sheet=reports / f"{out.stem}.verify.png")
+                   sheet=reports / f"{out.stem}.verify.png", on_decode_error=on_decode_error)
     except RedactError as e:
         return output, -1, str(e)
     return output, len(r.suspects), str(r.report)
@@ -48,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=1, help="verify every N-th frame")
     args = p.parse_args(argv)
 
+    config = load(args.config)
     ray = import_ray()
     ray.init(address=args.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        summary = run_batch(args.inputs, args.output, load(args.config), executor="ray", retries=args.retries,
+        summary = run_batch(args.inputs, args.output, config, executor="ray", retries=args.retries,
                             progress=sys.stderr.isatty())
         print(summary.table())
         if not args.verify:
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         reports = args.output.with_name(args.output.name + ".verify")
         task = ray.remote(num_cpus=1, max_retries=args.retries)(_verify)
         checked = ray.get([task.remote(out, src, str(reports / Path(out).relative_to(args.output).parent),
-                                       args.every) for out, src in done])
+                                       args.every, config.detect.on_decode_error) for out, src in done])
     finally:
         ray.shutdown()
     suspects = [(out, n, note) for out, n, note in checked if n != 0]

@@ -39,6 +39,7 @@ full disk (RLIMIT_FSIZE)               test_full_disk_is_a_clear_error_and_leave
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import random
@@ -323,6 +324,12 @@ def test_damaged_frames_are_blacked_out_when_configured(clip, tmp_path, capsys):
                  "--on-decode-error", "blackout"])
     assert code == 0, capsys.readouterr()
     assert json.loads(report.read_text())["frames"] == FRAMES
+    # So does the Ray pipeline's verify step, given the batch config's on_decode_error.
+    spec = importlib.util.spec_from_file_location("ray_batch", Path(__file__).parent.parent / "pipelines" / "ray_batch.py")
+    ray_batch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ray_batch)
+    assert ray_batch._verify(str(out), str(src), str(tmp_path / "reports"), 1, "blackout")[1] == 0
+    assert ray_batch._verify(str(out), str(src), str(tmp_path / "reports"), 1, "fail")[1] == -1
 
 
 # --- odd but valid input -------------------------------------------------------------------
