@@ -116,38 +116,50 @@ def _keep_mode(track: Track, samples: list[IdentitySample], cfg: IdentityConfig,
     if len(ranked) > 1 and best - ranked[1][0] < cfg.margin:
         return Decision(track_id, Action.REDACT, REASON_AMBIGUOUS, label=label, score=best)
     confirmed = [s.usable and s.confirm_scores[label] >= cfg.confirm and _best(s) == label for s in samples]
-    held = _held(samples, confirmed, lone_stretches(track, tracks, cfg.min_face), label, cfg)
-    visible = _bracketed(samples, [c or h for c, h in zip(confirmed, held)], cfg.max_bridge)
+    visible = _bracketed(samples, confirmed, cfg.max_bridge)
+    visible = _union(visible, _held_open(samples, confirmed, lone_stretches(track, tracks, cfg.min_face), label, cfg))
     return Decision(track_id, Action.KEEP, REASON_MATCHED, label=label, score=best, visible=visible)
 
 
-def _held(
+def _held_open(
     samples: list[IdentitySample],
     confirmed: list[bool],
     stretches: list[tuple[int, int]],
     label: str,
     cfg: IdentityConfig,
-) -> list[bool]:
-    """Samples that failed ``confirm`` but cannot be someone else, so they do not break a kept stretch.
+) -> tuple[tuple[int, int], ...]:
+    """The parts of lone stretches shown although some of their samples failed ``confirm``.
 
     Inside a stretch where the track was alone (:func:`redact.track.lone_stretches`)
     it cannot have passed to another face, so a sample there that scores under
     ``confirm`` is the same person seen badly (half behind a pole, a grimace,
-    grain), not a swap.  It holds the stretch open when the stretch has a
-    confirmed sample of its own, it still scores ``distinct`` or more (not
-    confidently someone else) and no usable sample of the stretch scores
-    less; otherwise the stretch is left to the confirmed samples alone.
+    grain), not a swap: it counts like a confirmed one, but only inside the
+    stretch, only when the stretch has a confirmed sample of its own, and only
+    when no usable sample of the stretch scores under ``distinct`` (confidently
+    someone else) or best matches another person.  Across the stretch's ends,
+    where another face was near, only confirmed samples join (``_bracketed``).
     """
-    held = [False] * len(samples)
+    ranges: list[tuple[int, int]] = []
     for a, b in stretches:
-        inside = [i for i, s in enumerate(samples) if a <= s.frame <= b and s.usable]
-        if not any(confirmed[i] for i in inside):
+        scored = [i for i, s in enumerate(samples) if a <= s.frame <= b and s.usable]
+        inside = [samples[i] for i in scored]
+        if not any(confirmed[i] for i in scored):
             continue
-        if any(samples[i].track_scores[label] < cfg.distinct or _best(samples[i]) != label for i in inside):
+        if any(s.track_scores[label] < cfg.distinct or _best(s) != label for s in inside):
             continue
-        for i in inside:
-            held[i] = not confirmed[i]
-    return held
+        ranges += _bracketed(inside, [True] * len(inside), cfg.max_bridge)
+    return tuple(ranges)
+
+
+def _union(*parts: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """Inclusive frame ranges merged where they overlap or touch."""
+    merged: list[list[int]] = []
+    for a, b in sorted(r for part in parts for r in part):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return tuple((a, b) for a, b in merged)
 
 
 def _best(sample: IdentitySample) -> str:

@@ -347,6 +347,15 @@ def test_a_stranger_score_or_no_confirmation_in_a_lone_stretch_holds_nothing_ope
     assert cut.visible == ((0, 20), (55, 75))
 
 
+def test_under_confirm_samples_do_not_bridge_the_frames_where_someone_passed():
+    # Lone from 0 to 20 and from 25 on, each with confirmed samples; someone passes on frames 21-24, between
+    # two under-confirm samples: those frames stay redacted (a swap was possible there).
+    samples = _samples([{"a": v} for v in [0.96] * 3 + [0.91] * 3 + [0.96] * 5])
+    d = _one(samples, others=[_passer_by(range(21, 25), 110)])
+    assert d.visible == ((0, 20), (25, 50))
+    assert not any(d.shown_at(f) for f in range(21, 25))
+
+
 # ---- pooling: noise averages out, a swap does not hide in a pool ----
 
 
