@@ -103,3 +103,12 @@ def test_ray_retries_a_task_whose_worker_died(ray_head, inputs, tmp_path):
     assert (tmp_path / "out" / "crashed-once").exists(), "the first attempt did crash"
     assert [r.status for r in s.results] == [DONE] and s.exit_code == 0
     assert manifests.read(tmp_path / "out" / "a.manifest.json") is not None
+
+
+def test_every_way_into_ray_turns_its_usage_stats_off():
+    # pipelines/ray_batch.py starts Ray itself; the executor does too: both import it through import_ray.
+    script = "import os; from redact.batch.cluster import import_ray; import_ray(); print(os.environ['RAY_USAGE_STATS_ENABLED'])"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_USAGE_STATS_ENABLED"}
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "0"

@@ -43,7 +43,6 @@ class RayExecutor:
         ray = import_ray()
         owned = not ray.is_initialized()
         if owned:
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # air-gapped machines: no phoning home
             try:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                          configure_logging=False)
@@ -74,12 +73,16 @@ class RayExecutor:
 
 
 def import_ray():
-    """Import ray, first telling it to send the cluster's token if there is one.
+    """Import ray, first telling it to send the cluster's token if there is one, and no usage stats.
 
     Recent Ray clusters require a token (``ray start --head`` writes
     ~/.ray/auth_token), but a driver joining one sends it only when told to,
-    and ray reads that setting once, at import.
+    and ray reads that setting once, at import.  A Ray instance that
+    ``ray.init`` starts reports usage statistics to Ray's makers unless told
+    not to: whoever redacts footage of abuse must not announce it, so every
+    caller (the batch executor, ``pipelines/ray_batch.py``) comes through here.
     """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
     if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file()):
         os.environ["RAY_AUTH_MODE"] = "token"
