@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from importlib import metadata
+from pathlib import Path
 
 import cv2
+
+PUBLISH = Path(__file__).resolve().parent.parent / "configs" / "publish.yaml"
 
 
 def test_opencv_contrib_modules_present():
@@ -33,3 +40,45 @@ def test_legacy_mediapipe_solutions_available():
 
     assert mp.__version__ == "0.10.21"
     assert hasattr(mp.solutions, "face_detection")
+
+
+def test_a_run_connects_nowhere_and_leaves_no_telemetry(tmp_path):
+    """Every model comes from an installed package, so a run needs no network, and it phones home to no one.
+
+    A run with every detector of configs/publish.yaml, in a fresh interpreter
+    whose sockets refuse to connect, must succeed.  Importing openvino would
+    send a usage event to Google Analytics (its telemetry package, installed
+    with it, leaves a client id and counters in ``~/intel``) unless a CI
+    variable is set, so the run gets a fresh home and no CI variables: redact
+    must block that telemetry itself.
+    """
+    from redact.sample import make_sample
+
+    sample, out, home = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "home"
+    home.mkdir()
+    make_sample(sample, seconds=1.0)
+    script = textwrap.dedent(
+        """
+        import socket, sys
+
+        def refuse(*args, **kwargs):
+            raise OSError("network use during a run")
+
+        socket.socket.connect = socket.socket.connect_ex = refuse
+        socket.create_connection = socket.getaddrinfo = refuse
+        from redact.cli import main
+
+        code = main(["run", sys.argv[1], "-o", sys.argv[2], "--config", sys.argv[3], "--quiet"])
+        if "openvino" not in sys.modules or sys.modules.get("openvino_telemetry") is not None:
+            sys.exit("openvino was not used, or its telemetry was loaded")
+        sys.exit(code)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    r = subprocess.run(
+        [sys.executable, "-c", script, str(sample), str(out), str(PUBLISH)],
+        check=False, capture_output=True, text=True, timeout=600, env={**env, "HOME": str(home)},
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert out.stat().st_size > 0
+    assert not (home / "intel").exists(), list((home / "intel").iterdir())

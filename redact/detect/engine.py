@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +101,23 @@ def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def import_openvino():
+    """Import openvino with its telemetry switched off.
+
+    Importing openvino sets up its model converter, which sends a usage event
+    to Google Analytics (with a client id it keeps in ``~/intel``) on every
+    import, unless the user opted out or a CI variable is set.  Whoever
+    redacts footage of abuse must not announce it.  With the telemetry
+    package blocked, openvino falls back to its own no-op stub; redact never
+    converts models, so nothing else changes.
+    """
+    if "openvino" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # import fails -> openvino's stub
+    import openvino
+
+    return openvino
+
+
 class OnnxModel:
     """One ONNX model with one float32 input, run on the CPU by the chosen engine.
 
@@ -162,7 +180,7 @@ class OnnxModel:
 
     def _load_openvino(self, model: bytes | Path) -> None:
         try:
-            import openvino as ov
+            ov = import_openvino()
         except ImportError as e:
             raise DetectorError(
                 f"{self.name}: engine openvino needs the openvino package (pip install openvino), "
