@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from redact.batch import run_batch
+from redact.batch.cluster import import_ray
 from redact.config import load
 from redact.sample import make_batch
 
@@ -58,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         for jobs in sorted({1, cores}):
             rows.append(measure(src, Path(tmp) / f"local{jobs}", "local", jobs, config))
         if not args.skip_ray:
-            import ray  # the executor joins the instance started here
-
+            ray = import_ray()  # the executor joins the instance started here
             ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False)
             try:
                 rows.append(measure(src, Path(tmp) / "ray", "ray", cores, config))
