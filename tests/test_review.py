@@ -204,3 +204,38 @@ def test_timecodes_round_into_the_next_minute():
 
     assert _t(1499, Fraction(25)) == "01:00.0"  # 59.96 s
     assert _t(30, Fraction(30000, 1001)) == "00:01.0"
+
+
+def _browser() -> str | None:
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium)")
+def test_a_browser_renders_the_report_with_every_thumbnail(analysed, tmp_path):
+    """Headless Chromium, with the page's own Content-Security-Policy, must draw each thumbnail.
+
+    Each thumbnail decoded from the page is looked for in the screenshot: a
+    policy or markup mistake that stops images loading would leave blank
+    boxes, which the HTML tests above cannot see.
+    """
+    import subprocess
+
+    _, tracks, _, _, report, page = analysed
+    shot = tmp_path / "review.png"
+    cmd = [_browser(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+           "--force-device-scale-factor=1", "--window-size=1600,1400", f"--screenshot={shot}", report.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert shot.exists(), done.stderr.decode(errors="replace")[-2000:]
+    screen = cv2.imread(str(shot), cv2.IMREAD_COLOR)
+    assert screen is not None and screen.shape[:2] == (1400, 1600)
+    table = rows(page)
+    found = []
+    for t in tracks:
+        for _, img in thumbnails(table[t.id]):
+            score = cv2.minMaxLoc(cv2.matchTemplate(screen, img, cv2.TM_CCOEFF_NORMED))[1]
+            found.append(score)
+    assert len(found) == 2 * THUMBS + 2
+    assert min(found) > 0.9, f"thumbnails not drawn as decoded: best matches {sorted(found)}"
+    # The red warning banner is the first thing on the page.
+    top = screen[5:40, 5:-5].reshape(-1, 3).mean(axis=0)
+    assert top[2] > 150 and top[0] < 80 and top[1] < 80, f"banner colour {top}"
