@@ -42,12 +42,13 @@ from redact.detect.refine import TrackRefiner
 from redact.errors import DetectorError, InputError, OutputError, RedactError
 from redact.identify.gallery import People
 from redact.identify.scan import scan
-from redact.io import FrameReader, VideoWriter, probe
+from redact.io import FrameReader, VideoWriter, i420, probe
 from redact.io.writer import check_output
 from redact.operator import follow_regions, protect_filter
 from redact.policy import decide
 from redact.render import Painter, RegionPlanner
 from redact.render.styles import Solid, redact_frame
+from redact.render.yuv import paint_i420
 from redact.track import Tracker, inside_matrix, iou_matrix
 from redact.types import FACE_KINDS, Action, Analysis, Decision, Detections, Frame, Region, Source, VideoInfo
 
@@ -397,7 +398,12 @@ def render(
     progress: bool | ProgressFn = False,
     input_sha256: str | None = None,
 ) -> RunResult:
-    """Pass 2: decode again, redact, encode; write the video and its audit log atomically."""
+    """Pass 2: decode again, redact, encode; write the video and its audit log atomically.
+
+    Frames of even size travel as I420 from decoder to encoder and are
+    painted only around their regions (:mod:`redact.render.yuv`); odd sizes
+    take the BGR path.
+    """
     info = analysis.video
     output = Path(output)
     log_path = Path(audit_log) if audit_log else default_log_path(output)
@@ -415,11 +421,12 @@ def render(
     styles = {k: (painter.style_of(k)[0].style, painter.style_of(k)[0].shape) for k in {t.kind for t in analysis.tracks}}
     styles["frame"] = ("solid", "box")
     blackout = Solid([0, 0, 0])
+    pix_fmt = "yuv420p" if i420.supported(info.width, info.height) else "bgr24"
     failed = set(analysis.failed_frames)
     by_id = {t.id: t for t in analysis.tracks}
     t_start = time.perf_counter()
     t_paint = 0.0
-    writer = VideoWriter(info, output, config.encode, config.audio)
+    writer = VideoWriter(info, output, config.encode, config.audio, pix_fmt=pix_fmt)
     with AuditLog(log_path) as audit:
         audit.header(info, config, input_sha256, (writer.out_width, writer.out_height), analysis.people)
         for tid, d in sorted(decisions.items()):
@@ -427,7 +434,7 @@ def render(
             audit.decision(d, t.first, t.last, len(t.frames), t.kind, t.label)
         if writer.audio_mode == "processed":
             audit.audio(plan_audio(info.duration, config.audio))
-        with writer, FrameReader(info, on_damage=config.detect.on_decode_error) as reader, \
+        with writer, FrameReader(info, on_damage=config.detect.on_decode_error, pix_fmt=pix_fmt) as reader, \
                 _bar(info.frame_count, "render", progress) as bar:
             for frame in reader:
                 tp = time.perf_counter()
@@ -436,10 +443,16 @@ def render(
                     why = "decode-error" if frame.index in reader.damaged else "detector-error"
                     full = Region((0, 0, info.width, info.height), "frame", None, Source.FAILSAFE, None, None, why)
                     regions = [full]
-                    image = redact_frame(frame.image, [full.box], blackout, ellipse=False)
+                    if pix_fmt == "yuv420p":
+                        image = i420.black(info.width, info.height)
+                    else:
+                        image = redact_frame(frame.image, [full.box], blackout, ellipse=False)
                 else:
                     regions = planner.regions_at(frame.index)
-                    image = painter.paint(frame.image, regions)
+                    if pix_fmt == "yuv420p":
+                        image = paint_i420(painter, frame.image, regions)
+                    else:
+                        image = painter.paint(frame.image, regions)
                 audit.frame(frame.index, frame.time, regions, styles)
                 t_paint += time.perf_counter() - tp
                 writer.write(image)

@@ -26,6 +26,20 @@ class AudioInfo:
 
 
 @dataclass(frozen=True)
+class Colour:
+    """How the input's YUV values are to be read, as ffmpeg's codes (ITU-T H.273; 2 = unspecified).
+
+    The render pass hands x264 the decoded YUV planes unconverted, so the
+    output must say which matrix they use, or a player would show BT.709
+    footage with BT.601's colours.  Only what the input specifies is carried.
+    """
+
+    matrix: int = 2
+    primaries: int = 2
+    transfer: int = 2
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     """What the prober learnt about an input, in display orientation.
 
@@ -48,6 +62,7 @@ class VideoInfo:
     dropped_streams: tuple[str, ...] = ()
     stream_index: int = 0
     """Index of the chosen video stream in the container (cover art is skipped)."""
+    colour: Colour = Colour()
 
     def to_json(self) -> dict:
         return {

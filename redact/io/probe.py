@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from redact.errors import InputError
-from redact.types import AudioInfo, VideoInfo
+from redact.types import AudioInfo, Colour, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def _probe(path: Path) -> VideoInfo:
             raise InputError(f"{path}: video stream has no usable frame size (missing, or too large to decode)")
         if width * height > MAX_PIXELS:
             raise InputError(f"{path}: declared frame size {width}x{height} is too large")
+        colour = _colour(cc)
         fps, vfr = _frame_rate(v)
         if fps is None:
             raise InputError(f"{path}: video stream has no usable frame rate")
@@ -123,7 +124,23 @@ def _probe(path: Path) -> VideoInfo:
         audio=audio,
         dropped_streams=dropped,
         stream_index=stream_index,
+        colour=colour,
     )
+
+
+YUV_MATRICES = {1, 5, 6, 9, 10}
+"""BT.709, BT.470BG, SMPTE 170M, BT.2020 (non-constant and constant): the matrices a 4:2:0 stream can carry."""
+
+
+def _colour(cc) -> Colour:
+    """The stream's colour description where it gives one; a code outside H.273's range counts as unspecified."""
+
+    def code(name: str, valid) -> int:
+        value = int(getattr(cc, name, 2) or 2)
+        return value if value in valid else 2
+
+    named = set(range(1, 23)) - {2, 3}
+    return Colour(code("colorspace", YUV_MATRICES), code("color_primaries", named), code("color_trc", named))
 
 
 def _frame_rate(v) -> tuple[Fraction | None, bool]:

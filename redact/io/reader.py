@@ -14,6 +14,11 @@ with PyAV, which reports per frame what ffmpeg's command line does not: every
 frame the decoder flags as corrupt, or that is missing (a packet that cannot
 be decoded, the end of a truncated file), comes out black at its place in
 time and its index is listed in :attr:`FrameReader.damaged`.
+
+Frames come as BGR for the detectors, or, with ``pix_fmt="yuv420p"``, as the
+decoder's own YUV 4:2:0 planes (:mod:`redact.io.i420`) for the render pass,
+which paints only around its regions and passes every other pixel on as it
+was decoded.
 """
 
 from __future__ import annotations
@@ -30,12 +35,15 @@ import cv2
 import numpy as np
 
 from redact.errors import DecodeError
+from redact.io import i420
 from redact.io.writer import ffmpeg_exe
 from redact.types import Frame, VideoInfo
 
 log = logging.getLogger(__name__)
 
 _END = object()
+
+PixFmt = Literal["bgr24", "yuv420p"]
 
 
 class FrameReader:
@@ -46,13 +54,28 @@ class FrameReader:
     timing), because the encoder is fed raw frames at one rate; duration and
     audio sync are kept, individual timestamps are not.
 
+    ``pix_fmt="yuv420p"`` delivers I420 arrays (even sizes only) instead of
+    BGR; their range is always limited (``tv``), converted from full-range
+    input, and their colour matrix is the input's (``VideoInfo.colour``).
+
     Use as a context manager so ffmpeg is stopped even when the consumer fails.
     """
 
-    def __init__(self, info: VideoInfo, prefetch: int = 4, on_damage: Literal["fail", "blackout"] = "fail"):
+    def __init__(
+        self,
+        info: VideoInfo,
+        prefetch: int = 4,
+        on_damage: Literal["fail", "blackout"] = "fail",
+        pix_fmt: PixFmt = "bgr24",
+    ):
+        if pix_fmt not in ("bgr24", "yuv420p"):
+            raise ValueError(f"pix_fmt must be bgr24 or yuv420p, not {pix_fmt!r}")
+        if pix_fmt == "yuv420p" and not i420.supported(info.width, info.height):
+            raise ValueError(f"{info.path}: {info.width}x{info.height} has no 4:2:0 layout (odd size); read bgr24")
         self.info = info
         self.prefetch = prefetch
         self.on_damage = on_damage
+        self.pix_fmt = pix_fmt
         self.damaged: set[int] = set()
         """Indices of frames written black because they were damaged or missing (``blackout`` only)."""
         self._proc: subprocess.Popen | None = None
@@ -72,7 +95,10 @@ class FrameReader:
             cmd += ["-fps_mode", "passthrough"]
         # Force the probed size: a stream whose size changes mid-way is scaled
         # to it instead of desynchronising the raw pipe.
-        cmd += ["-vf", f"scale={info.width}:{info.height}", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+        # YUV keeps the input's matrix but is always limited range, the range
+        # the encoder is told (full-range input is converted, not relabelled).
+        scale = f"scale={info.width}:{info.height}" + (":out_range=tv" if self.pix_fmt == "yuv420p" else "")
+        cmd += ["-vf", scale, "-f", "rawvideo", "-pix_fmt", self.pix_fmt, "pipe:1"]
         return cmd
 
     def __enter__(self) -> FrameReader:
@@ -112,14 +138,16 @@ class FrameReader:
     def _pump(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         w, h = self.info.width, self.info.height
-        size = w * h * 3
+        yuv = self.pix_fmt == "yuv420p"
+        size = i420.frame_bytes(w, h) if yuv else w * h * 3
+        shape = (h * 3 // 2, w) if yuv else (h, w, 3)
         stdout = self._proc.stdout
         try:
             while not self._stop.is_set():
                 buf = stdout.read(size)
                 if len(buf) < size:
                     break
-                self._put(np.frombuffer(buf, np.uint8).reshape(h, w, 3))
+                self._put(np.frombuffer(buf, np.uint8).reshape(shape))
             self._put(_END)
         except Exception as e:  # noqa: BLE001 - re-raised in the consumer's thread
             self._put(e)
@@ -135,7 +163,7 @@ class FrameReader:
             self._put(e)
 
     def _pyav_frames(self) -> Iterator[np.ndarray]:
-        """Upright BGR frames on the constant-rate grid, damaged and missing ones black (``blackout``).
+        """Upright frames on the constant-rate grid, damaged and missing ones black (``blackout``).
 
         A frame's place is its timestamp times the rate, so a frame the
         decoder drops leaves a gap that is filled black and timing is kept.
@@ -148,7 +176,8 @@ class FrameReader:
         info = self.info
         rotate = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}.get(info.rotation)
         sw, sh = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-        black = np.zeros((info.height, info.width, 3), np.uint8)
+        yuv = self.pix_fmt == "yuv420p"
+        black = i420.black(info.width, info.height) if yuv else np.zeros((info.height, info.width, 3), np.uint8)
         black.flags.writeable = False
         placed = 0
         last = black
@@ -206,9 +235,9 @@ class FrameReader:
                         self.damaged.add(placed)
                         image = black
                     else:
-                        image = frame.to_ndarray(format="bgr24", width=sw, height=sh)
+                        image = self._image(frame, sw, sh)
                         if rotate is not None:
-                            image = cv2.rotate(image, rotate)
+                            image = i420.rotate(image, rotate) if yuv else cv2.rotate(image, rotate)
                         last = image
                     yield image
                     placed += 1
@@ -216,6 +245,18 @@ class FrameReader:
         # video keeps the length the container declares (and its audio's).
         if not (info.variable_frame_rate and info.frame_count - placed <= 1):
             yield from fill(info.frame_count)
+
+    def _image(self, frame, width: int, height: int) -> np.ndarray:
+        """One PyAV frame as this reader's pixel format, limited range for YUV as on the ffmpeg path."""
+        if self.pix_fmt == "bgr24":
+            return frame.to_ndarray(format="bgr24", width=width, height=height)
+        full = frame.color_range == 2  # AVCOL_RANGE_JPEG
+        if not full and frame.format.name == "yuv420p" and (frame.width, frame.height) == (width, height):
+            return np.ascontiguousarray(frame.to_ndarray())
+        return np.ascontiguousarray(
+            frame.reformat(width=width, height=height, format="yuv420p", src_color_range=frame.color_range,
+                           dst_color_range=1).to_ndarray()
+        )
 
     def _put(self, item) -> None:
         while not self._stop.is_set():

@@ -1,6 +1,8 @@
 """Encode redacted frames to H.264 and mux the original audio, nothing else.
 
-One ffmpeg process encodes the raw frames from stdin; a second, stream-copy
+One ffmpeg process encodes the raw frames from stdin (BGR, or the decoder's
+own I420 planes with the input's colour matrix written into the stream so
+players read them as the input was read); a second, stream-copy
 pass adds the input's audio (or, when ``audio`` redactions are configured,
 the rewritten soundtrack from :mod:`redact.audio`, encoded to AAC).
 Everything that could identify the source besides the pixels is left
@@ -28,6 +30,7 @@ import numpy as np
 
 from redact.config import AudioConfig, EncodeConfig
 from redact.errors import EncodeError, OutputError
+from redact.io import i420
 from redact.types import VideoInfo
 
 if TYPE_CHECKING:
@@ -90,8 +93,21 @@ class VideoWriter:
         # the output exists only if the block finished without an exception
     """
 
-    def __init__(self, info: VideoInfo, output: str | Path, encode: EncodeConfig, audio: AudioConfig | None = None):
+    def __init__(
+        self,
+        info: VideoInfo,
+        output: str | Path,
+        encode: EncodeConfig,
+        audio: AudioConfig | None = None,
+        pix_fmt: str = "bgr24",
+    ):
+        if pix_fmt not in ("bgr24", "yuv420p"):
+            raise ValueError(f"pix_fmt must be bgr24 or yuv420p, not {pix_fmt!r}")
+        if pix_fmt == "yuv420p" and not i420.supported(info.width, info.height):
+            raise ValueError(f"{info.path}: {info.width}x{info.height} has no 4:2:0 layout (odd size); write bgr24")
         self.info = info
+        self.pix_fmt = pix_fmt
+        """``bgr24`` (H, W, 3) frames, or ``yuv420p`` I420 arrays (:mod:`redact.io.i420`) of even sizes."""
         self.output = Path(output)
         self.encode = encode
         self.audio = audio
@@ -130,11 +146,27 @@ class VideoWriter:
         info, enc = self.info, self.encode
         rate = f"{info.fps.numerator}/{info.fps.denominator}"
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-        cmd += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{self.out_width}x{self.out_height}"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.out_width}x{self.out_height}"]
         cmd += ["-framerate", rate, "-i", "pipe:0", "-map", "0:v:0"]
         cmd += ["-c:v", "libx264", "-preset", enc.preset, "-crf", str(enc.crf), "-pix_fmt", "yuv420p"]
-        cmd += ["-bsf:v", "filter_units=remove_types=6", "-f", "mp4", str(self.scratch)]
+        cmd += ["-bsf:v", ",".join(["filter_units=remove_types=6", *self._colour_filter()]), "-f", "mp4", str(self.scratch)]
         return cmd
+
+    def _colour_filter(self) -> list[str]:
+        """Write the input's colour description into the H.264 stream (I420 frames only).
+
+        BGR frames are converted by ffmpeg with its default (BT.601) matrix and
+        left unlabelled, as before; I420 frames keep the input's matrix, which
+        the stream must then name.  The encoder's own colour options do not
+        reach x264 from raw input, so the bitstream filter sets them.
+        """
+        c = self.info.colour
+        if self.pix_fmt != "yuv420p":
+            return []
+        fields = {"matrix_coefficients": c.matrix, "colour_primaries": c.primaries,
+                  "transfer_characteristics": c.transfer}
+        given = [f"{k}={v}" for k, v in fields.items() if v != 2]
+        return ["h264_metadata=" + ":".join(["video_full_range_flag=0", *given])]
 
     def mux_command(self) -> list[str]:
         """Step 2: a stream-copy remux that adds the audio and carries over nothing else.
@@ -192,7 +224,10 @@ class VideoWriter:
     def write(self, image: np.ndarray) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         h, w = image.shape[:2]
-        if (w, h) != (self.out_width, self.out_height):
+        if self.pix_fmt == "yuv420p":
+            if (h, w) != (self.out_height * 3 // 2, self.out_width):
+                raise ValueError(f"I420 frame of shape {image.shape}, expected {(self.out_height * 3 // 2, self.out_width)}")
+        elif (w, h) != (self.out_width, self.out_height):
             image = cv2.copyMakeBorder(image, 0, self.out_height - h, 0, self.out_width - w, cv2.BORDER_REPLICATE)
         try:
             self._proc.stdin.write(np.ascontiguousarray(image).data)
