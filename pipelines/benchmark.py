@@ -1175,12 +1175,19 @@ def _no_victims_kept(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
 
 
 def _big_keeps_visible(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
+    """Issue 4's target counts the keep identities' instances over the set.
+
+    Unlike issue 3's speed targets it does not say "on each video"; the
+    worst video is reported beside the total, and is not the verdict.
+    """
     judged = [r for r in rows if r.keep and r.keep.big_n]
-    if not judged:
+    if not judged or total.keep is None or not total.keep.big_n:
         return None, f"no keep instance >= {KEEP_MIN_H} px scored"
     worst = min(judged, key=lambda r: r.keep.big_visible / r.keep.big_n)
-    return (worst.keep.big_visible >= 0.9 * worst.keep.big_n,
-            f"total {big_keep_cell(total)}; worst video {worst.video} {big_keep_cell(worst)}")
+    below = [r.video for r in judged if r.keep.big_visible < 0.9 * r.keep.big_n]
+    return (total.keep.big_visible >= 0.9 * total.keep.big_n and len(judged) == len(rows),
+            f"total {big_keep_cell(total)} on {len(judged)} of {len(rows)} videos; worst video {worst.video} "
+            f"{big_keep_cell(worst)}; under 90 % on {len(below)} video(s)")
 
 
 def _no_second_detection(total: Row, rows: list[Row]) -> tuple[bool | None, str]:
@@ -1198,7 +1205,7 @@ def _no_second_detection(total: Row, rows: list[Row]) -> tuple[bool | None, str]
 KEEP_TARGETS = [
     Target("keep mode ran and was scored on every video", _all_ran),
     Target("0 victim instances kept visible (no bucket's leak rate above the plain redact run)", _no_victims_kept),
-    Target(f"keep faces >= {KEEP_MIN_H} px visible in >= 90 % of their instances on each video", _big_keeps_visible),
+    Target(f"keep faces >= {KEEP_MIN_H} px visible in >= 90 % of their instances over the set", _big_keeps_visible),
     Target("analyse once, render twice: no detection pass in either render", _no_second_detection),
 ]
 

@@ -65,3 +65,19 @@ def test_config_args_passes_config_flags_on_and_drops_the_rest():
     args = ["--config", "configs/fast.yaml", "--print-config", "--set", "a=1", "--keep-person", "x=y", "--set=b=2",
             "--crf", "20"]
     assert bench.config_args(args) == ["--config", "configs/fast.yaml", "--set", "a=1", "--set", "b=2", "--crf", "20"]
+
+
+def _keep_row(video, visible, n):
+    return bench.Row(video, "redact_keep", keep=bench.KeepStats(big_visible=visible, big_n=n))
+
+
+def test_keep_visible_target_is_judged_over_the_set_and_names_the_worst_video():
+    rows = [_keep_row("a", 95, 100), _keep_row("b", 86, 100)]
+    total = _keep_row("TOTAL", 181, 200)
+    met, detail = bench._big_keeps_visible(total, rows)
+    assert met is True and "worst video b" in detail and "under 90 % on 1 video" in detail
+    met, _ = bench._big_keeps_visible(_keep_row("TOTAL", 179, 200), rows)
+    assert met is False
+    # A video that was not scored cannot pass silently.
+    met, _ = bench._big_keeps_visible(total, rows + [bench.Row("c", "redact_keep")])
+    assert met is False
