@@ -11,8 +11,8 @@ import pytest
 from redact import pipeline
 from redact.config import RenderConfig, load
 from redact.io import FrameReader, VideoWriter, ffmpeg_exe, i420, probe
-from redact.render.styles import Painter
-from redact.render.yuv import clusters, paint_i420, painted_mask
+from redact.render.styles import Painter, region_mask
+from redact.render.yuv import clusters, paint_i420
 from redact.types import Region, Source
 
 W, H = 320, 240
@@ -42,6 +42,14 @@ def _regions(rng: np.random.Generator, n: int) -> list[Region]:
 def _painter(face_style: str) -> Painter:
     """Faces in ``face_style``, text and plates solid boxes (the defaults), painted before faces."""
     return Painter(RenderConfig(style=face_style))
+
+
+def painted_mask(painter: Painter, regions: list[Region], shape: tuple[int, int]) -> np.ndarray:
+    """Every pixel some region's shape covers, drawn independently of the painter."""
+    mask = np.zeros(shape, np.uint8)
+    for r in regions:
+        mask |= region_mask(shape, [r.box], painter.style_of(r.kind)[0].shape == "ellipse")
+    return mask
 
 
 def _chroma_touched(mask: np.ndarray) -> np.ndarray:

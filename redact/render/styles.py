@@ -279,11 +279,18 @@ class Painter:
             self._styles[kind] = (ks, make_style(ks))
         return self._styles[kind]
 
-    def paint(self, image: np.ndarray, regions) -> np.ndarray:
-        """A redacted copy of ``image``; ``regions`` are :class:`redact.types.Region`."""
+    def paint(self, image: np.ndarray, regions, mask: np.ndarray | None = None) -> np.ndarray:
+        """A redacted copy of ``image``; ``regions`` are :class:`redact.types.Region`.
+
+        With ``mask`` (uint8, the image's size), every painted pixel is also
+        set to 255 there, from the same shapes the styles drew through.
+        """
         out = image.copy()
         kinds = sorted({r.kind for r in regions}, key=lambda k: (k in FACE_KINDS, k))
         for kind in kinds:
             ks, style = self.style_of(kind)
-            style.apply(out, Shapes(out.shape[:2], [r.box for r in regions if r.kind == kind], ks.shape == "ellipse"))
+            shapes = Shapes(out.shape[:2], [r.box for r in regions if r.kind == kind], ks.shape == "ellipse")
+            style.apply(out, shapes)
+            if mask is not None:
+                cv2.bitwise_or(mask, shapes.mask, dst=mask)
         return out

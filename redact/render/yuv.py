@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from redact.io import i420
-from redact.render.styles import Fill, Painter, region_mask, shape_window
+from redact.render.styles import Fill, Painter, shape_window
 from redact.types import Region
 
 
@@ -35,8 +35,8 @@ def paint_i420(painter: Painter, image: np.ndarray, regions: list[Region]) -> np
         bgr = cv2.cvtColor(i420.crop(image, window), cv2.COLOR_YUV2BGR_I420)
         local = [dataclasses.replace(r, box=(r.box[0] - x0, r.box[1] - y0, r.box[2] - x0, r.box[3] - y0))
                  for r in members]
-        painted = painter.paint(bgr, local)
-        mask = painted_mask(painter, local, bgr.shape[:2])
+        mask = np.zeros(bgr.shape[:2], np.uint8)
+        painted = painter.paint(bgr, local, mask=mask)
         # A chroma sample covers 2x2 pixels: it is repainted if any of them is.
         shared = cv2.resize(mask, (mask.shape[1] // 2, mask.shape[0] // 2), interpolation=cv2.INTER_AREA)
         back_y, back_u, back_v = i420.planes(cv2.cvtColor(painted, cv2.COLOR_BGR2YUV_I420))
@@ -59,23 +59,27 @@ def clusters(painter: Painter, regions: list[Region], width: int, height: int) -
     the pixels painting the whole frame at once would, at the cost of the
     faces' surroundings rather than of the frame.
     """
-    groups = [
-        (shape_window(r.box, painter.style_of(r.kind)[0].shape == "ellipse", (height, width)), [r]) for r in regions
-    ]
+    groups = []
+    for r in regions:
+        box = shape_window(r.box, painter.style_of(r.kind)[0].shape == "ellipse", (height, width))
+        groups.append([box, _context(box, width, height), [r]])
     merged = True
     while merged:
         merged = False
-        contexts = [_context(box, width, height) for box, _ in groups]
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                if _meet(contexts[i], contexts[j]):
-                    (a, ra), (b, rb) = groups[i], groups.pop(j)
-                    groups[i] = ((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])), ra + rb)
+        i = 0
+        while i < len(groups):
+            j = i + 1
+            while j < len(groups):
+                if _meet(groups[i][1], groups[j][1]):
+                    (a, _, ra), (b, _, rb) = groups[i], groups.pop(j)
+                    box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    groups[i] = [box, _context(box, width, height), ra + rb]
                     merged = True
-                    break
-            if merged:
-                break
-    return [(_context(box, width, height), members) for box, members in groups]
+                    j = i + 1  # the grown rectangle may now meet groups already passed over
+                else:
+                    j += 1
+            i += 1
+    return [(context, members) for _, context, members in groups]
 
 
 def _context(box: Box, width: int, height: int) -> Box:
@@ -87,11 +91,3 @@ def _context(box: Box, width: int, height: int) -> Box:
 def _meet(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
-
-def painted_mask(painter: Painter, regions: list[Region], shape: tuple[int, int]) -> np.ndarray:
-    """Every pixel some region's shape covers (uint8, 255): exactly what the styles paint."""
-    mask = np.zeros(shape, np.uint8)
-    for kind in {r.kind for r in regions}:
-        ellipse = painter.style_of(kind)[0].shape == "ellipse"
-        cv2.bitwise_or(mask, region_mask(shape, [r.box for r in regions if r.kind == kind], ellipse), dst=mask)
-    return mask
