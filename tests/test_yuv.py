@@ -83,14 +83,18 @@ def test_paints_what_the_bgr_path_paints_and_nothing_else(style, seed):
         whole = mask.reshape(H // 2, 2, W // 2, 2).all(axis=(1, 3)) & flat
         inner = np.repeat(np.repeat(whole, 2, 0), 2, 1)
         assert inner.any()
-        assert np.abs(got[inner].astype(int) - reference[inner]).max() <= 4
+        # fill on the planes reads chroma only from samples wholly outside the regions (the BGR
+        # painter's ring pixels at the inner edge show chroma shared with inside pixels): a few
+        # levels apart (at most 4 over 200 seeds).
+        assert np.abs(got[inner].astype(int) - reference[inner]).max() <= 6
 
 
 @pytest.mark.parametrize("style", ["fill", "solid"])
 @pytest.mark.parametrize("seed", range(8))
 def test_nothing_from_inside_a_region_reaches_the_output(style, seed):
-    """Two frames differing only in what lies inside the regions (luma, and the chroma of 2x2
-    blocks wholly inside) redact to the same bytes."""
+    """Two frames differing only in what lies inside the regions (their luma, and every chroma
+    sample a region's pixel shares, which also carries the colour of pixels beside it) redact
+    to the same bytes."""
     rng = np.random.default_rng(100 + seed)
     a, regions = _frame(seed), _regions(rng, int(rng.integers(1, 9)))
     painter = _painter(style)
@@ -98,7 +102,7 @@ def test_nothing_from_inside_a_region_reaches_the_output(style, seed):
     b = a.copy()
     y, u, v = i420.planes(b)
     y[mask] = rng.integers(0, 256, int(mask.sum()), dtype=np.uint8)
-    inside = mask.reshape(H // 2, 2, W // 2, 2).all(axis=(1, 3))
+    inside = _chroma_touched(mask)
     u[inside] = rng.integers(0, 256, int(inside.sum()), dtype=np.uint8)
     v[inside] = rng.integers(0, 256, int(inside.sum()), dtype=np.uint8)
     assert np.array_equal(paint_i420(painter, a, regions), paint_i420(_painter(style), b, regions))

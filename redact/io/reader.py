@@ -144,7 +144,8 @@ class FrameReader:
         stdout = self._proc.stdout
         try:
             while not self._stop.is_set():
-                buf = stdout.read(size)
+                # I420 frames are the render's to paint in place: a buffer of its own per frame.
+                buf = _read_exactly(stdout, size) if yuv else stdout.read(size)
                 if len(buf) < size:
                     break
                 self._put(np.frombuffer(buf, np.uint8).reshape(shape))
@@ -238,6 +239,8 @@ class FrameReader:
                         image = self._image(frame, sw, sh)
                         if rotate is not None:
                             image = i420.rotate(image, rotate) if yuv else cv2.rotate(image, rotate)
+                        # Variable-rate gaps repeat this array: painters must copy it, not paint it.
+                        image.flags.writeable = False
                         last = image
                     yield image
                     placed += 1
@@ -289,7 +292,8 @@ class FrameReader:
                 raise DecodeError(f"{self.info.path}: decoding failed ({item})") from item
             index = self.frames_read
             self.frames_read += 1
-            # The array is read-only (a view of the pipe buffer); stages copy before drawing.
+            # BGR arrays are read-only (views of the pipe buffer): stages copy before drawing.
+            # I420 arrays are writable and this frame's alone, so the render paints in place.
             yield Frame(index=index, image=item, time=float(index / fps))
         if self._proc is not None:
             rc = self._proc.wait()
@@ -298,6 +302,18 @@ class FrameReader:
                 raise DecodeError(self._failure(rc))
         if self.frames_read == 0:
             raise DecodeError(f"{self.info.path}: no frame could be decoded")
+
+
+def _read_exactly(stream, size: int) -> bytearray:
+    """``size`` bytes into a new writable buffer, fewer only at the end of the stream."""
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        n = stream.readinto(view[got:])
+        if not n:
+            return buf[:got]
+        got += n
+    return buf
 
 
 _GENERIC = re.compile(r"Task finished|Terminating thread|Error processing packet|Decoding error|Nothing was written|"

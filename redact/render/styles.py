@@ -17,6 +17,7 @@ region, added noise; blur sigma scaled to the region).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from typing import NamedTuple, Protocol
 
@@ -145,22 +146,32 @@ class Fill:
     RING = 0.35
 
     def apply(self, image: np.ndarray, shapes: Shapes) -> None:
-        h, w = shapes.frame_shape
-        parts = shapes.parts
-        for group in _overlapping_groups(parts):
-            x1 = min(parts[i][0][0] for i in group)
-            y1 = min(parts[i][0][1] for i in group)
-            x2 = max(parts[i][0][2] for i in group)
-            y2 = max(parts[i][0][3] for i in group)
-            r = max(4, int(self.RING * max(x2 - x1, y2 - y1)))
-            rx1, ry1, rx2, ry2 = max(0, x1 - r), max(0, y1 - r), min(w, x2 + r), min(h, y2 + r)
-            # Measured from unmasked pixels only, before this group is painted;
-            # other groups never overlap this one's painted pixels.
-            ring = cv2.bitwise_not(shapes.mask[ry1:ry2, rx1:rx2])
+        for members, (rx1, ry1, rx2, ry2), ring in fill_groups(shapes):
             mean = cv2.mean(image[ry1:ry2, rx1:rx2], mask=ring) if ring.any() else (0, 0, 0)
             colour = np.array(mean[:3]).round().astype(np.uint8)
-            for i in group:
-                parts[i].fill(image, colour)
+            for part in members:
+                part.fill(image, colour)
+
+
+def fill_groups(shapes: Shapes) -> Iterator[tuple[list[Part], Box, np.ndarray]]:
+    """Each blob of overlapping regions, the window of the ring around it, and the ring (255 = sampled).
+
+    The ring is measured from unmasked pixels only: no region of the kind
+    lends its pixels to any blob's colour.  Yielded one blob at a time, so a
+    caller that paints each blob before taking the next measures the next
+    ring around what it has painted, as :class:`Fill` does; other blobs never
+    overlap this one's painted pixels.
+    """
+    h, w = shapes.frame_shape
+    parts = shapes.parts
+    for group in _overlapping_groups(parts):
+        x1 = min(parts[i][0][0] for i in group)
+        y1 = min(parts[i][0][1] for i in group)
+        x2 = max(parts[i][0][2] for i in group)
+        y2 = max(parts[i][0][3] for i in group)
+        r = max(4, int(Fill.RING * max(x2 - x1, y2 - y1)))
+        rx1, ry1, rx2, ry2 = max(0, x1 - r), max(0, y1 - r), min(w, x2 + r), min(h, y2 + r)
+        yield [parts[i] for i in group], (rx1, ry1, rx2, ry2), cv2.bitwise_not(shapes.mask[ry1:ry2, rx1:rx2])
 
 
 def _overlapping_groups(parts: list[Part]) -> list[list[int]]:
@@ -286,11 +297,15 @@ class Painter:
         set to 255 there, from the same shapes the styles drew through.
         """
         out = image.copy()
-        kinds = sorted({r.kind for r in regions}, key=lambda k: (k in FACE_KINDS, k))
-        for kind in kinds:
+        for kind in paint_order({r.kind for r in regions}):
             ks, style = self.style_of(kind)
             shapes = Shapes(out.shape[:2], [r.box for r in regions if r.kind == kind], ks.shape == "ellipse")
             style.apply(out, shapes)
             if mask is not None:
                 cv2.bitwise_or(mask, shapes.mask, dst=mask)
         return out
+
+
+def paint_order(kinds) -> list[str]:
+    """Marks first, faces last: ``fill`` then takes a face's colour around painted marks, never unpainted ones."""
+    return sorted(kinds, key=lambda k: (k in FACE_KINDS, k))
