@@ -1,4 +1,4 @@
-"""Paint regions on I420 frames, converting only the rectangle around them.
+"""Paint regions on I420 frames, touching only the pixels around them.
 
 The render pass feeds x264 the decoder's own YUV planes (:mod:`redact.io.i420`).
 A frame's regions are grouped so that each group, with everything a style
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from redact.io import i420
-from redact.render.styles import Fill, Painter, Shapes, Solid, fill_groups, paint_order, shape_window
+from redact.render.styles import Box, Fill, Painter, Shapes, Solid, fill_groups, paint_order, shape_window
 from redact.types import Region
 
 
@@ -140,8 +140,6 @@ def _chroma_mask(mask: np.ndarray) -> np.ndarray:
     """255 where a 2x2 block (one chroma sample) holds any painted pixel."""
     return cv2.resize(mask, (mask.shape[1] // 2, mask.shape[0] // 2), interpolation=cv2.INTER_AREA)
 
-
-Box = tuple[int, int, int, int]
 
 
 def clusters(painter: Painter, regions: list[Region], width: int, height: int) -> list[tuple[Box, list[Region]]]:
