@@ -422,6 +422,17 @@ def render(
     styles["frame"] = ("solid", "box")
     blackout = Solid([0, 0, 0])
     pix_fmt = "yuv420p" if i420.supported(info.width, info.height) else "bgr24"
+    if pix_fmt == "yuv420p":
+        def paint(image, regions):
+            return paint_i420(painter, image, regions)
+
+        def black(image):
+            return i420.black(info.width, info.height)
+    else:
+        paint = painter.paint
+
+        def black(image):
+            return redact_frame(image, [(0, 0, info.width, info.height)], blackout, ellipse=False)
     failed = set(analysis.failed_frames)
     by_id = {t.id: t for t in analysis.tracks}
     t_start = time.perf_counter()
@@ -443,16 +454,10 @@ def render(
                     why = "decode-error" if frame.index in reader.damaged else "detector-error"
                     full = Region((0, 0, info.width, info.height), "frame", None, Source.FAILSAFE, None, None, why)
                     regions = [full]
-                    if pix_fmt == "yuv420p":
-                        image = i420.black(info.width, info.height)
-                    else:
-                        image = redact_frame(frame.image, [full.box], blackout, ellipse=False)
+                    image = black(frame.image)
                 else:
                     regions = planner.regions_at(frame.index)
-                    if pix_fmt == "yuv420p":
-                        image = paint_i420(painter, frame.image, regions)
-                    else:
-                        image = painter.paint(frame.image, regions)
+                    image = paint(frame.image, regions)
                 audit.frame(frame.index, frame.time, regions, styles)
                 t_paint += time.perf_counter() - tp
                 writer.write(image)

@@ -49,7 +49,7 @@ def _local(regions: list[Region], x0: int, y0: int) -> list[Region]:
 
 
 def _paint_through_bgr(painter: Painter, image: np.ndarray, window: Box, regions: list[Region]) -> None:
-    x0, y0, x1, y1 = window
+    x0, y0, _, _ = window
     bgr = cv2.cvtColor(i420.crop(image, window), cv2.COLOR_YUV2BGR_I420)
     mask = np.zeros(bgr.shape[:2], np.uint8)
     painted = painter.paint(bgr, _local(regions, x0, y0), mask=mask)
