@@ -76,6 +76,10 @@ class RefineConfig:
     """Only tracks whose best detection scored at least this (one low-score hit on a wall is not followed)."""
     max_gap: int = 8
     """Only tracks seen within this many frames; older ones wait for the next whole-frame sweep."""
+    first_reach: float = 2.5
+    """On the frame after a track is found, or found again after a gap, its motion is unknown: its window
+    reaches this many face sizes each way (at the same magnification, so a larger model input).
+    0 gives it an ordinary window."""
 
 
 @dataclass
@@ -472,6 +476,7 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (RefineConfig, "max_face"): (0, 100000),
     (RefineConfig, "min_score"): (0.0, 1.0),
     (RefineConfig, "max_gap"): (0, 100000),
+    (RefineConfig, "first_reach"): (0.0, 10.0),
     (TrackConfig, "match_iou"): (0.0, 1.0),
     (TrackConfig, "max_coast"): (0, 100000),
     (RenderConfig, "padding"): (0.0, 5.0),

@@ -15,6 +15,7 @@ face left visible in the output.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,16 +55,31 @@ def _areas(a: np.ndarray) -> np.ndarray:
     return (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
 
 
+class LiveTrack(NamedTuple):
+    """What the refiner needs to know of a live track at one frame."""
+
+    box: np.ndarray
+    """Predicted box (xyxy) at that frame."""
+    gap: int
+    """Frames since it was last detected."""
+    best: float
+    """Its best detection score so far."""
+    run: int = 2
+    """Detections in its latest unbroken run (each within 2 frames of the one before):
+    with one, it was just found or found again after a gap, and its velocity says nothing."""
+
+
 class _Live:
     """Motion state of a track that may still receive detections."""
 
-    __slots__ = ("track", "box", "velocity", "last_frame")
+    __slots__ = ("track", "box", "velocity", "last_frame", "run")
 
     def __init__(self, track: Track, box: np.ndarray, frame: int):
         self.track = track
         self.box = box
         self.velocity = np.zeros(4, np.float32)
         self.last_frame = frame
+        self.run = 1
 
     def predict(self, frame: int) -> np.ndarray:
         return self.box + self.velocity * (frame - self.last_frame)
@@ -73,6 +89,7 @@ class _Live:
         # Smoothed velocity: a single jittery box should not throw the prediction off.
         self.velocity = 0.5 * self.velocity + 0.5 * (box - self.box) / dt
         self.box = box
+        self.run = self.run + 1 if dt <= 2 else 1
         self.last_frame = frame
 
 
@@ -85,14 +102,14 @@ class Tracker:
         self._live: list[_Live] = []
         self._next_id = 0
 
-    def live(self, frame: int, kinds: Collection[str] | None = None) -> list[tuple[np.ndarray, int, float]]:
-        """Each live track's predicted box at ``frame``, frames since it was seen, and its best score.
+    def live(self, frame: int, kinds: Collection[str] | None = None) -> list[LiveTrack]:
+        """Each live track's predicted box at ``frame``, frames since it was seen, best score and run.
 
         ``kinds`` keeps only tracks of those kinds: the refiner's face model has
         nothing to find in a window around a line of text.
         """
         return [
-            (lv.predict(frame), frame - lv.last_frame, max(lv.track.scores))
+            LiveTrack(lv.predict(frame), frame - lv.last_frame, max(lv.track.scores), lv.run)
             for lv in self._live
             if frame - lv.last_frame <= self.config.max_coast + 1 and (kinds is None or lv.track.kind in kinds)
         ]

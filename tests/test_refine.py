@@ -18,6 +18,7 @@ from redact.detect.refine import TrackRefiner, Window
 from redact.io import probe
 from redact.pipeline import analyse, run
 from redact.sample import FacePath, make_sample, render_frames
+from redact.track import LiveTrack
 from redact.types import Detections
 from tests.conftest import decode_all, read_audit
 from tests.test_pipeline import assert_faces_redacted
@@ -33,11 +34,11 @@ def _refiner(**overrides) -> TrackRefiner:
 def test_small_recent_confident_tracks_get_square_windows_inside_the_frame():
     r = _refiner(context=3.0, max_face=64, min_score=0.35, max_gap=8)
     live = [
-        (np.array([100, 100, 120, 120], np.float32), 1, 0.6),  # small, recent, confident: a window
-        (np.array([1270, 702, 1290, 722], np.float32), 1, 0.6),  # at the corner: shifted inside
-        (np.array([400, 400, 500, 500], np.float32), 1, 0.9),  # 100 px: left to the whole-frame sweeps
-        (np.array([600, 100, 620, 120], np.float32), 1, 0.25),  # only a weak hit: not followed
-        (np.array([800, 100, 820, 120], np.float32), 20, 0.9),  # unseen for too long
+        LiveTrack(np.array([100, 100, 120, 120], np.float32), 1, 0.6),  # small, recent, confident: a window
+        LiveTrack(np.array([1270, 702, 1290, 722], np.float32), 1, 0.6),  # at the corner: shifted inside
+        LiveTrack(np.array([400, 400, 500, 500], np.float32), 1, 0.9),  # 100 px: left to the whole-frame sweeps
+        LiveTrack(np.array([600, 100, 620, 120], np.float32), 1, 0.25),  # only a weak hit: not followed
+        LiveTrack(np.array([800, 100, 820, 120], np.float32), 20, 0.9),  # unseen for too long
     ]
     wins = r.windows(live, W, H)
     assert len(wins) == 2
@@ -51,10 +52,27 @@ def test_small_recent_confident_tracks_get_square_windows_inside_the_frame():
 def test_windows_grow_with_frames_unseen_and_skip_tracks_already_found():
     r = _refiner()
     box = np.array([100, 100, 120, 120], np.float32)
-    near, far = r.windows([(box, 1, 0.9)], W, H)[0], r.windows([(box, 6, 0.9)], W, H)[0]
+    near, far = r.windows([LiveTrack(box, 1, 0.9)], W, H)[0], r.windows([LiveTrack(box, 6, 0.9)], W, H)[0]
     assert far.x2 - far.x1 > near.x2 - near.x1
     found = Detections.of(np.array([[102, 101, 121, 119]], np.float32), np.array([0.8], np.float32), "face", "x")
-    assert r.windows([(box, 1, 0.9)], W, H, found) == []
+    assert r.windows([LiveTrack(box, 1, 0.9)], W, H, found) == []
+
+
+def test_a_track_seen_once_gets_a_wide_window_at_the_same_magnification_the_next_frame():
+    r = _refiner(context=3.0, input_size=128, first_reach=2.5)
+    box = np.array([600, 300, 640, 340], np.float32)  # 40 px, motion unknown
+    (young,) = r.windows([LiveTrack(box, 1, 0.9, run=1)], W, H)
+    (ordinary,) = r.windows([LiveTrack(box, 1, 0.9, run=2)], W, H)
+    assert young.x2 - young.x1 == 240  # 2.5 face sizes each way of the 40 px face
+    assert ordinary.x2 - ordinary.x1 == 124 and ordinary.size == 0
+    # The same pixels per face as the ordinary window: 128 / 124 ~ 256 / 240.
+    assert young.size == 256
+    # Only the frame right after the sighting: later its window is an ordinary, growing one.
+    (later,) = r.windows([LiveTrack(box, 2, 0.9, run=1)], W, H)
+    assert later.x2 - later.x1 == 128 and later.size == 0
+    # first_reach 0 turns it off.
+    (off,) = _refiner(first_reach=0.0).windows([LiveTrack(box, 1, 0.9, run=1)], W, H)
+    assert off == ordinary
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +92,26 @@ def test_a_window_finds_a_small_face_the_cheap_sweep_misses(centerface):
     (face,) = boxes
     assert len(sweep.detect(image)) == 0, "the 0.4-scale sweep should not see an 18 px face"
     predicted = np.array(face, np.float32) + 3  # where the tracker expects it, a little off
-    found = refiner.detect(image, refiner.windows([(predicted, 1, 0.8)], W, H))
+    found = refiner.detect(image, refiner.windows([LiveTrack(predicted, 1, 0.8)], W, H))
     assert len(found) >= 1
     x1, y1, x2, y2 = found.xyxy[np.argmax(found.score)]
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     assert face[0] <= cx <= face[2] and face[1] <= cy <= face[3]
+
+
+def test_the_first_sighting_window_finds_a_face_that_moved_twice_its_size(centerface):
+    _, refiner = centerface
+    image, boxes, _ = next(render_frames(W, H, 1, [FacePath((700, 320), (700, 320), 40)]))
+    (face,) = boxes
+    seen = np.array(face, np.float32) + np.array([90, 0, 90, 0], np.float32)  # where it was one frame ago
+    ordinary = refiner.detect(image, refiner.windows([LiveTrack(seen, 1, 0.9, run=2)], W, H))
+    young = refiner.detect(image, refiner.windows([LiveTrack(seen, 1, 0.9, run=1)], W, H))
+    centres = (young.xyxy[:, :2] + young.xyxy[:, 2:]) / 2
+    assert np.any((centres[:, 0] >= face[0]) & (centres[:, 0] <= face[2]) & (centres[:, 1] >= face[1]) & (centres[:, 1] <= face[3]))
+    ordinary_centres = (ordinary.xyxy[:, :2] + ordinary.xyxy[:, 2:]) / 2
+    assert not np.any((ordinary_centres[:, 0] >= face[0]) & (ordinary_centres[:, 0] <= face[2])), (
+        "the face lies outside an ordinary window: this test would not show anything"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,18 @@ def test_coasting_is_bounded():
     assert len(tr.tracks) == 2
 
 
+def test_live_tracks_say_when_their_motion_is_unknown():
+    """``run`` counts back to 1 when a track is found again after a gap: its velocity is stale then."""
+    tr = Tracker(TrackConfig(max_coast=30))
+    runs = []
+    for f in [0, 1, 2, 4, 20, 21]:  # one miss at 3 keeps the run; 16 frames unseen break it
+        tr.update(f, _dets([100, 100, 140, 140]))
+        (live,) = tr.live(f + 1)
+        runs.append(live.run)
+    assert runs == [1, 2, 3, 4, 1, 2]
+    assert len(tr.tracks) == 1
+
+
 def test_two_faces_in_one_frame_are_two_tracks():
     tr = Tracker(TrackConfig())
     tr.update(0, _dets([0, 0, 20, 20], [0, 0, 20, 20]))  # identical boxes still both kept

@@ -17,6 +17,15 @@ followed for ever), and only tracks seen recently (a face lost for long is
 left to the next whole-frame sweep, and covered by gap filling meanwhile).
 Everything a window misses is still covered by interpolation and extension
 at render time: refinement adds evidence, it never removes any.
+
+A track just found, or found again after a gap, has no usable velocity yet,
+and a face dashing across the frame moves more than its own size between two
+frames (the bench's pub04: ~2.4 face heights a frame, motion-blurred so that
+the cheap sweep misses it while the full-size model scores 0.74).  So on the
+frame after such a sighting its window reaches ``first_reach`` face sizes each
+way, resized to a larger input in proportion: the face is seen at the same
+magnification as in an ordinary window.  One such window each time a track
+is (re)found, about four times the cost of an ordinary one.
 """
 
 from __future__ import annotations
@@ -28,7 +37,11 @@ import numpy as np
 
 from redact.config import RefineConfig
 from redact.detect.base import Detector, create
+from redact.track import LiveTrack
 from redact.types import Detections
+
+_ALIGN = 32
+"""Model inputs are rounded up to a multiple of this (CenterFace's stride), so few shapes are compiled."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,8 @@ class Window:
     y1: int
     x2: int
     y2: int
+    size: int = 0
+    """Side (px) of the model input it is resized to; 0 = the configured ``input_size``."""
 
 
 class TrackRefiner:
@@ -56,10 +71,8 @@ class TrackRefiner:
     def close(self) -> None:
         self.detector.close()
 
-    def windows(
-        self, live: list[tuple[np.ndarray, int, float]], width: int, height: int, found: Detections | None = None
-    ) -> list[Window]:
-        """Windows for ``(predicted box, frames since seen, best score)`` of each live track.
+    def windows(self, live: list[LiveTrack], width: int, height: int, found: Detections | None = None) -> list[Window]:
+        """Windows for the live tracks (:meth:`redact.track.Tracker.live`) that need one.
 
         A track that one of this frame's whole-frame detections (``found``)
         already continues needs no window: its centre lies in the prediction.
@@ -67,25 +80,34 @@ class TrackRefiner:
         c = self.config
         centres = np.zeros((0, 2), np.float32) if found is None else (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
         windows = []
-        for box, gap, best in live:
+        for track in live:
+            box, gap = track.box, track.gap
             w, h = float(box[2] - box[0]), float(box[3] - box[1])
-            if h > c.max_face or gap > c.max_gap or best < c.min_score:
+            if h > c.max_face or gap > c.max_gap or track.best < c.min_score:
                 continue
             if len(centres) and np.any(np.all((centres >= box[:2]) & (centres <= box[2:]), axis=1)):
                 continue
-            # The window grows with time unseen, as the prediction gets less certain.
-            half = max(max(w, h) * (c.context + 0.1 * gap), 32.0) / 2
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            windows.append(_square(cx, cy, half, width, height))
+            face = max(w, h)
+            # The window grows with time unseen, as the prediction gets less certain.
+            side = max(face * (c.context + 0.1 * gap), 32.0)
+            reach = face * (1 + 2 * c.first_reach)
+            if track.run == 1 and gap == 1 and reach > side:
+                # Motion unknown: look as far as the face may have gone, at the usual magnification.
+                win = _square(cx, cy, reach / 2, width, height)
+                size = -(-round(c.input_size * (win.x2 - win.x1) / side) // _ALIGN) * _ALIGN
+                windows.append(Window(win.x1, win.y1, win.x2, win.y2, size))
+            else:
+                windows.append(_square(cx, cy, side / 2, width, height))
         return windows
 
     def detect(self, image: np.ndarray, windows: list[Window]) -> Detections:
-        size = self.config.input_size
         parts = []
         for win in windows:
             w, h = win.x2 - win.x1, win.y2 - win.y1
             if w < 4 or h < 4:
                 continue
+            size = win.size or self.config.input_size
             crop = cv2.resize(image[win.y1 : win.y2, win.x1 : win.x2], (size, size), interpolation=cv2.INTER_LINEAR)
             d = self.detector.detect(crop)
             self.windows_run += 1
