@@ -43,10 +43,10 @@ class DetectorConfig:
 
 
 def _default_detectors() -> list[DetectorConfig]:
-    # A full-size sweep every 12th frame discovers faces; a 0.4-scale sweep on
+    # A full-size sweep every 6th frame discovers faces; a 0.4-scale sweep on
     # every frame follows them (see configs/default.yaml and BENCHMARKS.md).
     return [
-        DetectorConfig(name="centerface", threshold=0.2, scale=1.0, every=12),
+        DetectorConfig(name="centerface", threshold=0.2, scale=1.0, every=6),
         DetectorConfig(name="centerface", threshold=0.2, scale=0.4),
     ]
 

@@ -2,7 +2,7 @@
 
 A check to run before publishing, by a person or a batch: it must not share
 the blind spots of the run it checks, so it uses a different detector setup
-from ``redact run``'s defaults (CenterFace at full size every 12th frame and at
+from ``redact run``'s defaults (CenterFace at full size every 6th frame and at
 0.4 scale on every frame, windows around small faces), and it must not cry
 wolf, or people stop reading it.
 

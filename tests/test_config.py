@@ -42,7 +42,7 @@ def test_defaults_load():
     assert cfg == Config()
     assert cfg.digest() == from_dict({}).digest()
     assert cfg.render.style == "fill"
-    assert [(d.name, d.scale, d.every) for d in cfg.detect.detectors] == [("centerface", 1.0, 12), ("centerface", 0.4, 1)]
+    assert [(d.name, d.scale, d.every) for d in cfg.detect.detectors] == [("centerface", 1.0, 6), ("centerface", 0.4, 1)]
     assert cfg.detect.refine.detector == "centerface"
 
 

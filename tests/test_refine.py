@@ -1,6 +1,6 @@
 """Windows around tracked faces, and the worker pool that runs the whole-frame sweeps.
 
-The default config discovers faces with a full-size sweep every 12th frame and
+The default config discovers faces with a full-size sweep every 6th frame and
 follows small ones in windows in between; these tests pin down which tracks
 get windows, that a window finds a face the cheap sweep misses, that a small
 face is covered in every frame end to end, and that running the sweeps on
