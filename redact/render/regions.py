@@ -166,10 +166,14 @@ def _carried(box: np.ndarray, velocity: np.ndarray, dt: int) -> np.ndarray:
     ``MAX_CARRY`` box sizes: a fast face is out of view within a few frames,
     and a streak across the whole frame would hide the scene for nothing.
     """
-    size = np.maximum(box[2:] - box[:2], 1.0)
-    shift = np.clip(velocity * dt, -MAX_CARRY * np.tile(size, 2), MAX_CARRY * np.tile(size, 2))
-    moved = box + shift
-    return np.concatenate([np.minimum(box[:2], moved[:2]), np.maximum(box[2:], moved[2:])])
+    # Plain floats: numpy's per-call overhead on 4-element arrays made this the
+    # render's costliest Python function (0.12 ms a call, ~3,000 calls a video).
+    x1, y1, x2, y2 = (float(v) for v in box)
+    vx1, vy1, vx2, vy2 = (float(v) * dt for v in velocity)
+    cw, ch = MAX_CARRY * max(x2 - x1, 1.0), MAX_CARRY * max(y2 - y1, 1.0)
+    mx1, mx2 = x1 + min(max(vx1, -cw), cw), x2 + min(max(vx2, -cw), cw)
+    my1, my2 = y1 + min(max(vy1, -ch), ch), y2 + min(max(vy2, -ch), ch)
+    return np.array([min(x1, mx1), min(y1, my1), max(x2, mx2), max(y2, my2)], box.dtype)
 
 
 def pad_box(
