@@ -46,7 +46,7 @@ def _default_detectors() -> list[DetectorConfig]:
     # A full-size sweep every 6th frame discovers faces; a 0.4-scale sweep on
     # every frame follows them (see configs/default.yaml and BENCHMARKS.md).
     return [
-        DetectorConfig(name="centerface", threshold=0.2, scale=1.0, every=6),
+        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, every=6),
         DetectorConfig(name="centerface", threshold=0.2, scale=0.4),
     ]
 
