@@ -18,6 +18,7 @@ from pathlib import Path
 
 from redact import __version__
 from redact.errors import ConfigError, RedactError
+from redact.memory import limit_malloc_arenas
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_SUSPECTS = 4
@@ -226,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_malloc_arenas()
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet = getattr(args, "quiet", False)

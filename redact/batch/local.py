@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from redact.batch.job import FAILED, JobResult, Settings, run_job
 from redact.batch.plan import Job
+from redact.memory import limit_malloc_arenas
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ _messages = None  # set in each worker process by _init_worker
 
 def _init_worker(messages) -> None:
     global _messages
+    limit_malloc_arenas()
     _messages = messages
     logging.basicConfig(level=logging.WARNING, format="redact: %(message)s")
 
