@@ -85,6 +85,7 @@ def test_marks_found_with_a_shared_text_model_do_not_depend_on_the_number_of_wor
     for workers in ("1", "2"):
         monkeypatch.setenv("REDACT_THREADS", workers)
         a = analyse(info, config)
+        assert {"centerface", "text", "nudenet"} <= set(a.engines)  # the shared copies were loaded
         found[workers] = sorted(
             (t.kind, t.frames[0], t.frames[-1], np.round(np.stack(t.boxes), 2).tolist()) for t in a.tracks
         )
