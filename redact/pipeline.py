@@ -100,7 +100,7 @@ def detector_sets(config: DetectConfig, workers: int, model_threads: int | None 
     detectors run on every N-th frame (every 6th in the presets) and have
     the largest activations, so copies of them mostly cost memory: sharing
     them lowered the redact process's peak with ``publish.yaml`` on the
-    1080p bench video from 1,445-1,475 to 1,275-1,297 MiB, with the
+    1080p bench video from 1,428-1,475 to 1,275-1,297 MiB, with the
     detection pass as fast as before.  One that runs on every frame keeps a
     copy per worker.
     """
