@@ -64,6 +64,23 @@ def test_engines_agree_on_scores_and_boxes(astronaut):
     assert np.abs(found[Runtime("openvino", "f32")].xyxy - ref.xyxy).max() < 0.1
 
 
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+def test_a_bgr_input_reaches_the_model_as_rgb_float_planes(astronaut, engine):
+    """CenterFace gets decoder bytes; what the model computes must equal feeding it RGB floats itself."""
+    from redact.detect.centerface import _OUTPUTS, CenterFaceDetector
+
+    model = CenterFaceDetector().model()
+    runtime = Runtime(engine, "f32", threads=1)
+    image = np.ascontiguousarray(cv2.resize(astronaut, (256, 256))[None])
+    planes = np.ascontiguousarray(image[..., ::-1].transpose(0, 3, 1, 2), np.float32)
+    bgr = OnnxModel("bgr", model, runtime, list(_OUTPUTS), bgr_input=True).run(image)
+    rgb = OnnxModel("rgb", model, runtime, list(_OUTPUTS)).run(planes)
+    assert float(rgb[0].max()) > 0.5  # the face is there: a channel mix-up would not go unnoticed
+    for a, b in zip(bgr, rgb):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() < 1e-3
+
+
 def test_text_engines_agree():
     image = np.full((200, 480, 3), 235, np.uint8)
     cv2.putText(image, "ID 4711 DOE", (20, 110), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (20, 20, 20), 3)
