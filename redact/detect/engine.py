@@ -2,16 +2,17 @@
 
 Both read the model files the registry packages ship; neither downloads
 anything.  OpenVINO is the default because it is much faster on the CPUs
-these jobs run on (measured on the 2-core Xeon of BENCHMARKS.md, one
-thread, a single frame):
+these jobs run on (``pipelines/compare_engines.py`` on the 2-core Xeon of
+BENCHMARKS.md at ``b98b2a3``: one thread, one 720p frame, a whole ``detect()``
+call with its resize and decoding):
 
 ======================  ===========  ===============  ================
 model, input            onnxruntime  OpenVINO f32     OpenVINO bf16
 ======================  ===========  ===============  ================
-CenterFace 512 x 288    16.0 ms      16.7 ms          7.4 ms
-CenterFace 1280 x 736   120 ms       134 ms           57 ms
-PP-OCRv4 det 960 x 544  134 ms       66 ms            28 ms
-NudeNet 320 x 320       16.1 ms      15.2 ms          5.5 ms
+CenterFace 512 x 288    14.3 ms      14.2 ms          7.1 ms
+CenterFace 1280 x 736   99 ms        102 ms           43 ms
+PP-OCRv4 det 960 x 544  126 ms       62 ms            30 ms
+NudeNet 320 x 320       14.3 ms      13.5 ms          5.7 ms
 ======================  ===========  ===============  ================
 
 and two OpenVINO models on two worker threads run 1.7-2x as fast as one,
