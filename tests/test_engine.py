@@ -73,8 +73,15 @@ def test_a_bgr_input_reaches_the_model_as_rgb_float_planes(astronaut, engine):
     runtime = Runtime(engine, "f32", threads=1)
     image = np.ascontiguousarray(cv2.resize(astronaut, (256, 256))[None])
     planes = np.ascontiguousarray(image[..., ::-1].transpose(0, 3, 1, 2), np.float32)
-    bgr = OnnxModel("bgr", model, runtime, list(_OUTPUTS), bgr_input=True).run(image)
-    rgb = OnnxModel("rgb", model, runtime, list(_OUTPUTS)).run(planes)
+    models = [
+        OnnxModel("bgr", model, runtime, list(_OUTPUTS), bgr_input=True),
+        OnnxModel("rgb", model, runtime, list(_OUTPUTS)),
+    ]
+    try:
+        bgr, rgb = models[0].run(image), models[1].run(planes)
+    finally:
+        for m in models:
+            m.close()
     assert float(rgb[0].max()) > 0.5  # the face is there: a channel mix-up would not go unnoticed
     for a, b in zip(bgr, rgb):
         assert a.shape == b.shape

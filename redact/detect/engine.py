@@ -125,9 +125,9 @@ class OnnxModel:
     With ``bgr_input``, :meth:`run` takes the picture as it comes from the
     decoder, uint8 (N, H, W, 3) BGR, for a model trained on float32 (N, 3,
     H, W) RGB 0-255 (CenterFace).  OpenVINO then converts inside the
-    compiled model (its PrePostProcessor), fused with the first layers:
-    the caller fills a quarter of the bytes, and the full-size CenterFace
-    call is ~8 % faster (41.9 to 38.4 ms on a 720p frame, one thread, bf16).
+    compiled model (its PrePostProcessor): the caller fills a quarter of
+    the bytes, and CenterFace's ``detect()`` is ~9 % faster on a 720p frame
+    (47.6 to 43.2 ms at full size, one thread, bf16; BENCHMARKS.md).
     onnxruntime converts in numpy first, as the plug-in used to.
 
     Not thread-safe: every worker thread owns its own instance (and so its
