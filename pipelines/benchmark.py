@@ -259,18 +259,27 @@ def encoder_settings(redact_args: list[str]) -> tuple[str, int]:
     return known.preset or cfg.encode.preset, cfg.encode.crf if known.crf is None else known.crf
 
 
+SPEED_FLAGS = ("amx_bf16", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
+"""CPU features that decide how fast redact's models run, named in the run header because the
+ratios depend on them: on the 2-core machines of BENCHMARKS.md, CenterFace in bf16 ran about twice
+as fast on AMX (Intel Xeon) as on AVX-512 BF16 alone (AMD EPYC), while deface (float32,
+onnxruntime) took about as long on both."""
+
+
 def machine_info() -> str:
-    model = "?"
+    model, flags = "?", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and model == "?":
                 model = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    features = " ".join(f for f in SPEED_FLAGS if f in flags) or "?"
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-    return (f"nproc {len(os.sched_getaffinity(0))} ({os.cpu_count()} CPUs), {model}, {platform.platform()}, "
-            f"load avg at start {load}")
+    return (f"nproc {len(os.sched_getaffinity(0))} ({os.cpu_count()} CPUs), {model} ({features}), "
+            f"{platform.platform()}, load avg at start {load}")
 
 
 def deface_exe() -> str:
