@@ -161,9 +161,13 @@ def test_centerface_decode_places_a_box_on_its_cell():
 def test_contrast_normalisation_recovers_a_face_in_a_dark_frame(detector, astronaut):
     from redact.detect.base import ContrastNormalised
 
-    # Night footage: the whole picture squeezed into the bottom 12 grey levels.
-    dark = (astronaut.astype(np.float32) * 0.05).astype(np.uint8)
+    # Night footage: the whole picture squeezed into the bottom 4 grey levels.  At 12 levels
+    # CenterFace still finds the face unaided, and which of the two boxes fits it better
+    # flipped with the CPU's bfloat16 rounding; at 4 it scores the face 0.14 or less
+    # (bf16 and f32), far under the 0.5 used here, and only the equalised frame shows it.
+    dark = (astronaut.astype(np.float32) * 0.012).astype(np.uint8)
+    assert dark.max() == 3
     plain, equalised = detector("centerface"), ContrastNormalised(detector("centerface"))
+    assert best_iou(plain.detect(dark), FACE) == 0.0
     assert best_iou(equalised.detect(dark), FACE) > 0.5
-    assert best_iou(equalised.detect(dark), FACE) >= best_iou(plain.detect(dark), FACE)
     assert equalised.name == "centerface" and equalised.kind == "face"
