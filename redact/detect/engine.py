@@ -244,20 +244,40 @@ class OnnxModel:
             model = _bgr_to_rgb_planes(model)
         else:
             model.reshape({self._input: list(key)})
-        compiled = self._core.compile_model(
-            model,
-            "CPU",
-            {
-                "INFERENCE_NUM_THREADS": self._threads,
-                "NUM_STREAMS": 1,
-                "INFERENCE_PRECISION_HINT": self._precision,
-                # Pinning would tie every worker's thread to the first cores it sees;
-                # the pipeline already runs one single-threaded model per core.
-                "ENABLE_CPU_PINNING": False,
-            },
-        )
+        config = {
+            "INFERENCE_NUM_THREADS": self._threads,
+            "NUM_STREAMS": 1,
+            "INFERENCE_PRECISION_HINT": self._precision,
+            # Pinning would tie every worker's thread to the first cores it sees;
+            # the pipeline already runs one single-threaded model per core.
+            "ENABLE_CPU_PINNING": False,
+        }
+        with _compile_lock((self.name, key, self._precision, self._threads, self._bgr_input)):
+            compiled = self._compile(model, config)
         self._compiled[key] = hit = (compiled, compiled.create_infer_request())
         return hit
+
+    def _compile(self, model, config: dict[str, Any]):
+        """Compile, through the cache when there is one; if the cache fails, compile without it.
+
+        OpenVINO's cache writes a blob and then sets its permissions.  When
+        another writer of the same blob finds it half-written, it deletes it
+        and the first one fails ("cannot set permissions: No such file or
+        directory").  The sweep workers start on the same shapes at the same
+        moment, and on a fresh cache that failed a job now and then (four
+        threads compiling one shape: 2 rounds in 40);
+        :func:`_compile_lock` now makes them take turns.  Two batch processes
+        share the folder but no lock, hence the retry.  A cache only saves
+        time, so it must never fail a job.
+        """
+        try:
+            return self._core.compile_model(model, "CPU", config)
+        except Exception as e:  # noqa: BLE001 - OpenVINO raises untyped errors; a real fault fails again below
+            if not self.runtime.cache_dir:
+                raise
+            why = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            log.info("%s: compile cache failed (%s); compiling without it", self.name, why)
+            return self._core.compile_model(model, "CPU", {**config, "CACHE_DIR": ""})
 
     # --- onnxruntime -----------------------------------------------------------------------
 
@@ -276,6 +296,20 @@ class OnnxModel:
         source = model if isinstance(model, bytes) else str(model)
         self._session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
+
+
+_COMPILE_LOCKS: dict[tuple, threading.Lock] = {}
+_COMPILE_LOCKS_GUARD = threading.Lock()
+
+
+def _compile_lock(key: tuple) -> threading.Lock:
+    """One lock per model, shape and settings: the same blob is compiled (and cached) by one thread at a time.
+
+    Different shapes still compile at once; the second worker to ask for a
+    shape waits for the first and then reads the blob it wrote.
+    """
+    with _COMPILE_LOCKS_GUARD:
+        return _COMPILE_LOCKS.setdefault(key, threading.Lock())
 
 
 def _bgr_to_rgb_planes(model):
