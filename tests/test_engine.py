@@ -211,6 +211,34 @@ def test_workers_compiling_one_shape_at_once_share_a_fresh_cache(astronaut, tmp_
         assert len(list(cache.glob("*.blob"))) == 1  # compiled once, then read back
 
 
+def test_compiled_shapes_pass_to_the_next_model_but_never_to_two_at_once(astronaut):
+    """A batch worker loads its models for every file; the shapes compiled for one file are
+    handed to the next instead of being compiled again, to one live model at a time (two
+    sweep workers sharing one would take turns)."""
+    from redact.detect import engine
+
+    engine._POOL.clear()
+    runtime = Runtime("openvino", threads=1)
+    first = loaded("centerface", runtime, threshold=0.5, scale=0.5)
+    second = loaded("centerface", runtime, threshold=0.5, scale=0.5)
+    expected = first.detect(astronaut)
+    second.detect(astronaut)  # while first is open: compiled anew
+    (key, (compiled_first, _)), = first._model._compiled.items()
+    compiled_second = second._model._compiled[key][0]
+    assert compiled_second is not compiled_first
+    first.close()
+    second.close()  # both handed on, their buffers released
+    again = loaded("centerface", runtime, threshold=0.5, scale=0.5)
+    try:
+        found = again.detect(astronaut)
+        reused = again._model._compiled[key][0]
+    finally:
+        again.close()
+    assert reused is compiled_first or reused is compiled_second
+    assert len(found) == len(expected) == 1
+    assert np.abs(found.xyxy - expected.xyxy).max() < 0.01
+
+
 def test_a_missing_model_package_or_file_is_an_actionable_error():
     from redact.detect.base import shipped_file
 

@@ -4,8 +4,9 @@ Processes rather than threads: a model that crashes or a video that exhausts
 memory takes down one worker, not the batch.  A pool whose worker died is
 replaced, and the jobs that were running in it are retried a bounded number
 of times; jobs that had not started yet are simply resubmitted.  Workers are
-reused across files, so each loads its models and reference photos once
-rather than once per file.
+reused across files: each embeds the reference photos once, and the models'
+compiled shapes pass from one file to the next (``redact/detect/engine.py``)
+instead of being compiled for every file.
 """
 
 from __future__ import annotations
