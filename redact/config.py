@@ -140,6 +140,11 @@ class RenderConfig:
     """Frames to cover before a track's first detection (faces enter before they are detected)."""
     extend_after: int = 8
     """Frames to cover after a track's last detection."""
+    bridge_gap: int = 12
+    """Cover the path between a face track that ends and one that starts within this many
+    frames nearby (:mod:`redact.render.bridges`); 0 = never."""
+    bridge_speed: float = 1.0
+    """Fastest a bridged face may move, in face sizes a frame beyond the first."""
     color: list[int] = field(default_factory=lambda: [0, 0, 0])
     """BGR colour of the ``solid`` style."""
     text: KindStyle = field(default_factory=lambda: KindStyle(padding=0.4))
@@ -482,6 +487,8 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (RenderConfig, "padding"): (0.0, 5.0),
     (RenderConfig, "extend_before"): (0, 100000),
     (RenderConfig, "extend_after"): (0, 100000),
+    (RenderConfig, "bridge_gap"): (0, 100000),
+    (RenderConfig, "bridge_speed"): (0.0, 100.0),
     (IdentityConfig, "threshold"): (0.5, 1.0),
     (IdentityConfig, "confirm"): (0.5, 1.0),
     (IdentityConfig, "distinct"): (0.5, 1.0),

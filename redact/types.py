@@ -303,6 +303,7 @@ class Source(str, enum.Enum):
     DETECTED = "detected"
     INTERPOLATED = "interpolated"
     EXTENDED = "extended"
+    BRIDGED = "bridged"
     FAILSAFE = "failsafe"
 
 

@@ -91,7 +91,7 @@ def test_audit_log_agrees_with_the_pixels(real_run):
         for box in sample.boxes[i]:
             x1, y1, x2, y2 = _core(box)
             assert mask[y1:y2, x1:x2].all(), f"frame {i}: face {box} not inside any logged region"
-    assert all(g["source"] in {"detected", "interpolated", "extended"} for r in records if r["type"] == "frame" for g in r["regions"])
+    assert all(g["source"] in {"detected", "interpolated", "extended", "bridged"} for r in records if r["type"] == "frame" for g in r["regions"])
     assert not any(k in str(records) for k in ("embedding", "crop", "pixels"))
 
 

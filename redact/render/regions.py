@@ -9,13 +9,17 @@ know where the face is (a small face that accelerates during a 20-frame gap
 is 10 px off its interpolated path; see BENCHMARKS.md).  An extended box also
 covers where the track's recent motion would carry it, as well as where it was
 last seen, so a face walking out of view is followed rather than left behind.
+Between a face track that ends and one that starts nearby soon after, a
+bridge slides a growing box from the one to the other
+(:mod:`redact.render.bridges`).
 Every box is then padded, by its kind's padding (``render.text.padding``
 for text, ``render.padding`` for faces).  A region the operator fixed in
 place (``static``) is exactly its box over exactly its span: nothing is
 inferred about it, so it neither grows nor extends.  A kept track is skipped only on the frames its
 decision shows (see :class:`redact.types.Decision`); on the rest of its span
-it is redacted like any other.  Each region records whether it was seen,
-interpolated or extended, so the audit log separates evidence from inference.
+it is redacted like any other; bridges always are.  Each region records
+whether it was seen, interpolated, extended or bridged, so the audit log
+separates evidence from inference.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from redact.config import RenderConfig
+from redact.render.bridges import find_bridges
 from redact.types import FACE_KINDS, Action, Decision, Region, Source, Track
 
 GROWTH = 0.04
@@ -55,6 +60,8 @@ class _Span:
     end: int  # inclusive
     frames: np.ndarray
     boxes: np.ndarray
+    bridge_to: int | None = None
+    """For a bridge (frames between two tracks), the id of the track it leads to."""
 
 
 class RegionPlanner:
@@ -87,6 +94,13 @@ class RegionPlanner:
             if last is not None:
                 end = min(end, max(last, t.last))
             spans.append(_Span(t, decision, max(0, t.first - before), end, np.asarray(t.frames), np.stack(t.boxes)))
+        for b in find_bridges(tracks, config.bridge_gap, config.bridge_speed):
+            # Always redacted, whatever was decided for either track: no sample vouched for these frames.
+            ends = Track(b.source.id, b.source.kind, [b.start, b.end], list(b.boxes),
+                         [b.source.scores[-1], b.target.scores[0]], [b.source.detectors[-1], b.target.detectors[0]])
+            redact = Decision(b.source.id, Action.REDACT, f"bridge to track {b.target.id}")
+            spans.append(_Span(ends, redact, b.start + 1, b.end - 1, np.asarray(ends.frames), np.stack(ends.boxes),
+                               bridge_to=b.target.id))
         spans.sort(key=lambda s: s.start)
         self._pending = spans
         self._next = 0
@@ -124,7 +138,7 @@ class RegionPlanner:
             a = (frame - f0) / (f1 - f0)
             box = boxes[i - 1] * (1 - a) + boxes[i] * a
             extra = GROWTH * min(frame - f0, f1 - frame)
-            source = Source.INTERPOLATED
+            source = Source.INTERPOLATED if span.bridge_to is None else Source.BRIDGED
             score = min(track.scores[i - 1], track.scores[i])
             detector = track.detectors[i - 1]
         if is_static(track):
