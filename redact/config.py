@@ -80,6 +80,9 @@ class RefineConfig:
     """On the frame after a track is found, or found again after a gap, its motion is unknown: its window
     reaches this many face sizes each way (at the same magnification, so a larger model input).
     0 gives it an ordinary window."""
+    slow: float = 0.25
+    """A track detected 3+ times in a row whose box edges move less than this share of its size a frame
+    gets a window every other frame; the render interpolates the frame between.  0 = every frame."""
 
 
 @dataclass
@@ -482,6 +485,7 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (RefineConfig, "min_score"): (0.0, 1.0),
     (RefineConfig, "max_gap"): (0, 100000),
     (RefineConfig, "first_reach"): (0.0, 10.0),
+    (RefineConfig, "slow"): (0.0, 0.5),
     (TrackConfig, "match_iou"): (0.0, 1.0),
     (TrackConfig, "max_coast"): (0, 100000),
     (RenderConfig, "padding"): (0.0, 5.0),

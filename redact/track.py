@@ -67,6 +67,8 @@ class LiveTrack(NamedTuple):
     run: int = 2
     """Detections in its latest unbroken run (each within 2 frames of the one before):
     with one, it was just found or found again after a gap, and its velocity says nothing."""
+    speed: float = 0.0
+    """How far (px a frame) the fastest of its box's edges moves, by the smoothed velocity."""
 
 
 class _Live:
@@ -103,13 +105,15 @@ class Tracker:
         self._next_id = 0
 
     def live(self, frame: int, kinds: Collection[str] | None = None) -> list[LiveTrack]:
-        """Each live track's predicted box at ``frame``, frames since it was seen, best score and run.
+        """Each live track's predicted box at ``frame``, frames since it was seen, best score, run and speed.
 
         ``kinds`` keeps only tracks of those kinds: the refiner's face model has
         nothing to find in a window around a line of text.
         """
         return [
-            LiveTrack(lv.predict(frame), frame - lv.last_frame, max(lv.track.scores), lv.run)
+            LiveTrack(
+                lv.predict(frame), frame - lv.last_frame, max(lv.track.scores), lv.run, float(np.abs(lv.velocity).max())
+            )
             for lv in self._live
             if frame - lv.last_frame <= self.config.max_coast + 1 and (kinds is None or lv.track.kind in kinds)
         ]

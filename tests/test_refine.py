@@ -75,6 +75,33 @@ def test_a_track_seen_once_gets_a_wide_window_at_the_same_magnification_the_next
     assert off == ordinary
 
 
+def test_a_steady_slow_track_gets_a_window_every_other_frame_only():
+    r = _refiner(slow=0.25)
+    box = np.array([600, 300, 620, 320], np.float32)  # 20 px
+    steady_slow = LiveTrack(box, 1, 0.9, run=3, speed=4.0)  # 0.2 of its size a frame
+    # Seen last frame: skipped this one (the render interpolates it); unseen for two: a window.
+    assert r.windows([steady_slow], W, H) == []
+    assert len(r.windows([steady_slow._replace(gap=2)], W, H)) == 1
+    # Faster than a quarter of its size a frame, or followed for too short a run to know: every frame.
+    assert len(r.windows([steady_slow._replace(speed=6.0)], W, H)) == 1
+    assert len(r.windows([steady_slow._replace(run=2)], W, H)) == 1
+    # slow 0: every frame.
+    assert len(_refiner(slow=0.0).windows([steady_slow], W, H)) == 1
+
+
+def test_live_tracks_report_the_speed_of_their_fastest_edge():
+    from redact.config import TrackConfig
+    from redact.track import Tracker
+
+    tracker = Tracker(TrackConfig())
+    for frame in range(4):  # moving right 3 px a frame and growing 1 px a frame at the bottom
+        box = np.array([[100 + 3 * frame, 100, 120 + 3 * frame, 120 + frame]], np.float32)
+        tracker.update(frame, Detections.of(box, np.array([0.9], np.float32), "face", "x"))
+    (live,) = tracker.live(4)
+    assert live.run == 4 and live.gap == 1
+    assert 2.5 < live.speed <= 3.0  # smoothed towards 3 px a frame from a standing start
+
+
 @pytest.fixture(scope="module")
 def centerface():
     det = create("centerface", threshold=0.2, scale=0.4)
