@@ -82,7 +82,8 @@ class RefineConfig:
     0 gives it an ordinary window."""
     slow: float = 0.25
     """A track detected 3+ times in a row whose box edges move less than this share of its size a frame
-    gets a window every other frame; the render interpolates the frame between.  0 = every frame."""
+    gets a window every other frame; the render interpolates the frame between.  0 = every frame.
+    Runs that recognise people from photos ignore it: each sighting is a sample of the face."""
 
 
 @dataclass

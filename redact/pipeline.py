@@ -341,7 +341,8 @@ def analyse(
         if refiner is not None and not any(s.detector.name == refiner.name and s.full_size for s in due):
             found = Detections.concat(parts)
             live = tracker.live(frame.index, kinds=FACE_KINDS)
-            windows = refiner.windows(live, info.width, info.height, found)
+            # Recognising people needs every sighting of a face: no window skipped for slow ones.
+            windows = refiner.windows(live, info.width, info.height, found, every_frame=people is not None)
             if windows:
                 parts = [*parts, _detect(refiner, frame, info, config, failed, windows)]
         t2 = time.perf_counter()

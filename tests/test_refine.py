@@ -85,8 +85,9 @@ def test_a_steady_slow_track_gets_a_window_every_other_frame_only():
     # Faster than a quarter of its size a frame, or followed for too short a run to know: every frame.
     assert len(r.windows([steady_slow._replace(speed=6.0)], W, H)) == 1
     assert len(r.windows([steady_slow._replace(run=2)], W, H)) == 1
-    # slow 0: every frame.
+    # slow 0, or people to recognise (each sighting is a sample of the face): every frame.
     assert len(_refiner(slow=0.0).windows([steady_slow], W, H)) == 1
+    assert len(r.windows([steady_slow], W, H, every_frame=True)) == 1
 
 
 def test_live_tracks_report_the_speed_of_their_fastest_edge():

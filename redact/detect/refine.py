@@ -31,7 +31,8 @@ A face that has been followed for a few frames and moves slowly gets its
 window every other frame only (``slow``): the render interpolates its box on
 the frame between two sightings, and for a face that moved a fraction of its
 size the interpolated box is where the face is.  On the crowd of the bench
-(pub02) that halves the windows, and the windows were a quarter of the run.
+(pub02), where windows took a quarter of the CPU time, that ran 1,427
+windows instead of 2,402 (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -77,11 +78,20 @@ class TrackRefiner:
     def close(self) -> None:
         self.detector.close()
 
-    def windows(self, live: list[LiveTrack], width: int, height: int, found: Detections | None = None) -> list[Window]:
+    def windows(
+        self,
+        live: list[LiveTrack],
+        width: int,
+        height: int,
+        found: Detections | None = None,
+        every_frame: bool = False,
+    ) -> list[Window]:
         """Windows for the live tracks (:meth:`redact.track.Tracker.live`) that need one.
 
         A track that one of this frame's whole-frame detections (``found``)
         already continues needs no window: its centre lies in the prediction.
+        ``every_frame`` gives slow tracks their window every frame too: when
+        people are to be recognised, each sighting is a sample of the face.
         """
         c = self.config
         centres = np.zeros((0, 2), np.float32) if found is None else (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
@@ -93,7 +103,7 @@ class TrackRefiner:
                 continue
             if len(centres) and np.any(np.all((centres >= box[:2]) & (centres <= box[2:]), axis=1)):
                 continue
-            if gap == 1 and track.run >= 3 and track.speed < c.slow * max(w, h):
+            if not every_frame and gap == 1 and track.run >= 3 and track.speed < c.slow * max(w, h):
                 continue  # steady and slow: found again next frame, this one interpolated between
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             face = max(w, h)
