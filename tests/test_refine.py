@@ -156,6 +156,25 @@ def test_small_moving_faces_are_covered_in_every_frame_with_the_default_config(s
     assert summary["timings"]["refine_windows"] > 0
 
 
+def test_slow_small_faces_skip_every_other_window_and_stay_covered_in_every_frame(tmp_path):
+    """The faces the every-other-frame rule is for: small, followed by windows, barely moving."""
+    paths = [FacePath((300, 400), (340, 390), 20), FacePath((900, 200), (880, 230), 24, flip=True)]
+    sample = make_sample(tmp_path / "slow.mp4", seconds=2.0, size=(W, H), paths=paths)
+    every = run(sample.path, tmp_path / "every.mp4", load(overrides=["detect.refine.slow=0"]))
+    skipping = run(sample.path, tmp_path / "skip.mp4", load())
+    windows = {name: read_audit(r.audit_log)[-1]["timings"]["refine_windows"] for name, r in
+               (("every", every), ("skip", skipping))}
+    assert windows["skip"] < 0.7 * windows["every"], windows
+    assert_faces_redacted(sample, decode_all(skipping.output), decode_all(sample.path))
+
+    def interpolated(result) -> int:
+        return sum(g["source"] == "interpolated" for rec in read_audit(result.audit_log) if rec.get("type") == "frame"
+                   for g in rec["regions"])
+
+    # The skipped frames are painted from the sightings either side.
+    assert interpolated(skipping) >= interpolated(every) + 20
+
+
 def test_results_do_not_depend_on_the_number_of_worker_threads(small_faces, monkeypatch):
     info = probe(small_faces.path)
     tracks = {}
