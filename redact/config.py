@@ -144,6 +144,11 @@ class RenderConfig:
     """Frames to cover before a track's first detection (faces enter before they are detected)."""
     extend_after: int = 8
     """Frames to cover after a track's last detection."""
+    hold_after: int = 50
+    """Frames to cover after the last detection of an established face track (``hold_detections``)
+    that was lost inside the frame, instead of ``extend_after``; 0 = as any other track."""
+    hold_detections: int = 10
+    """Detections that make a face track established for ``hold_after``."""
     bridge_gap: int = 12
     """Cover the path between a face track that ends and one that starts within this many
     frames nearby (:mod:`redact.render.bridges`); 0 = never."""
@@ -492,6 +497,8 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (RenderConfig, "padding"): (0.0, 5.0),
     (RenderConfig, "extend_before"): (0, 100000),
     (RenderConfig, "extend_after"): (0, 100000),
+    (RenderConfig, "hold_after"): (0, 100000),
+    (RenderConfig, "hold_detections"): (1, 100000),
     (RenderConfig, "bridge_gap"): (0, 100000),
     (RenderConfig, "bridge_speed"): (0.0, 100.0),
     (IdentityConfig, "threshold"): (0.5, 1.0),

@@ -45,7 +45,7 @@ def test_bad_config_is_usage_error(clips, tmp_path, capsys):
     code = main(["run", str(clips["basic"].path), "-o", str(tmp_path / "o.mp4"), "--set", "render.paddin=1"])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["redact: error: render.paddin: unknown key (valid: body, bridge_gap, bridge_speed, color, extend_after, extend_before, padding, plate, region, shape, style, text)"]
+    assert err == ["redact: error: render.paddin: unknown key (valid: body, bridge_gap, bridge_speed, color, extend_after, extend_before, hold_after, hold_detections, padding, plate, region, shape, style, text)"]
 
 
 def test_missing_arguments_exit_2():

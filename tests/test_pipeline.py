@@ -180,3 +180,48 @@ def test_the_redaction_check_catches_a_visible_face(clips):
     frames = decode_all(clips["basic"].path)
     with pytest.raises(AssertionError, match="keeps its detail"):
         assert_faces_redacted(clips["basic"], frames, frames)
+
+
+def test_a_head_that_turns_away_stays_covered_while_it_is_held(tmp_path):
+    """A face followed for over a second, then the back of the head in its place: the
+    detector loses it, but the person is still there.  Held for ``render.hold_after``
+    frames, the head stays covered; with the hold off it shows after ``extend_after``."""
+    import subprocess
+
+    from redact.io import ffmpeg_exe
+    from redact.sample import FacePath, render_frames
+
+    w, h, fps, n, turned = 640, 360, 25, 70, 30
+    rng = np.random.default_rng(0)
+    path = tmp_path / "turns.mp4"
+    cmd = [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+           "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast",
+           "-crf", "18", "-pix_fmt", "yuv420p", str(path)]
+    heads = []  # the middle of the face box: face, then the back of the head
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE) as proc:
+        for i, (image, (box,), _) in enumerate(render_frames(w, h, n, [FacePath((260, 110), (264, 110), 90)])):
+            x1, y1, x2, y2 = box
+            if i >= turned:
+                hair = image[y1 - 38 : y1 - 8, x1 + 10 : x2 - 10].reshape(-1, 3).mean(0)
+                back = np.zeros((h, w), np.uint8)
+                cv2.ellipse(back, ((x1 + x2) // 2, (y1 + y2) // 2 - 5), ((x2 - x1) // 2 + 8, (y2 - y1) // 2 + 12),
+                            0, 0, 360, 1, -1)
+                image[back > 0] = np.clip(hair + rng.normal(0, 6, (int(back.sum()), 3)), 0, 255).astype(np.uint8)
+            heads.append((x1 + 20, y1 + 20, x2 - 20, y2 - 20))
+            proc.stdin.write(image.tobytes())
+        proc.stdin.close()
+    assert proc.returncode == 0
+
+    def bare(result) -> list[int]:
+        """Frames where the middle of the head is not painted black."""
+        out = decode_all(result.output)
+        return [i for i, (x1, y1, x2, y2) in enumerate(heads) if out[i, y1:y2, x1:x2].mean() > 30]
+
+    solid = ["render.style=solid"]
+    held = run(path, tmp_path / "held.mp4", load(overrides=solid))
+    detected = {rec["frame"] for rec in read_audit(held.audit_log) if rec.get("type") == "frame"
+                for g in rec["regions"] if g["source"] == "detected"}
+    assert len(detected) >= 10 and max(detected) < turned + 3, f"the detector should lose the head ({sorted(detected)})"
+    assert bare(held) == []
+    plain = run(path, tmp_path / "plain.mp4", load(overrides=[*solid, "render.hold_after=0"]))
+    assert bare(plain) and min(bare(plain)) == max(detected) + 8 + 1

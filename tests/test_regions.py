@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from redact.config import RenderConfig
 from redact.render.regions import RegionPlanner, pad_box
 from redact.types import Action, Decision, Source, Track
 
 
-def _track(frames, boxes, tid=0):
-    t = Track(id=tid, kind="face")
+def _track(frames, boxes, tid=0, kind="face"):
+    t = Track(id=tid, kind=kind)
     for f, b in zip(frames, boxes, strict=True):
         t.add(f, np.array(b, np.float32), 0.9, "test")
     return t
@@ -86,3 +87,37 @@ def test_a_fast_face_is_followed_a_few_box_sizes_not_across_the_frame():
     box = _plan([t], cfg)[18][0].box
     # Held at 200-220, carried at most 3 box widths (60 px) further, plus growth by distance.
     assert box[0] <= 200 and 280 <= box[2] < 300
+
+
+def _steady(n: int, box=(300, 200, 340, 240), step: float = 0.0, kind: str = "face") -> Track:
+    """A track detected on frames 10 .. 10+n-1, moving ``step`` px a frame to the right."""
+    boxes = [[box[0] + step * i, box[1], box[2] + step * i, box[3]] for i in range(n)]
+    return _track(list(range(10, 10 + n)), boxes, kind=kind)
+
+
+def test_an_established_face_lost_in_view_is_held_without_growing_further():
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8, hold_after=30, hold_detections=10)
+    t = _steady(12)  # frames 10-21, a 40 px face standing still in the middle of the frame
+    plan = _plan([t], cfg, n=100)
+    covered = [i for i, r in enumerate(plan) if r]
+    assert covered == list(range(10, 22 + 30))
+    assert {r.source for i in range(22, 52) for r in plan[i]} == {Source.EXTENDED}
+    width = lambda i: plan[i][0].box[2] - plan[i][0].box[0]  # noqa: E731
+    # It grows while extended as before, then stays the size it had at extend_after.
+    assert width(21) < width(25) < width(29) == width(40) == width(51)
+
+
+@pytest.mark.parametrize(
+    "why, track, cfg",
+    [
+        ("too few detections", _steady(9), {}),
+        ("touching the frame's edge", _steady(12, box=(0, 200, 40, 240)), {}),
+        ("moving fast: leaving", _steady(12, step=15.0), {}),
+        ("not a face", _steady(12, kind="text"), {}),
+        ("hold switched off", _steady(12), {"hold_after": 0}),
+    ],
+)
+def test_other_tracks_get_the_ordinary_extension(why, track, cfg):
+    cfg = RenderConfig(padding=0.0, extend_before=0, **{"extend_after": 8, "hold_after": 30, "hold_detections": 10, **cfg})
+    plan = _plan([track], cfg, n=100)
+    assert max(i for i, r in enumerate(plan) if r) == track.last + 8, why
