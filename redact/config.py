@@ -146,7 +146,8 @@ class RenderConfig:
     """Frames to cover after a track's last detection."""
     hold_after: int = 50
     """Frames to cover after the last detection of an established face track (``hold_detections``)
-    that was lost inside the frame, instead of ``extend_after``; 0 = as any other track."""
+    that was lost slowly inside the frame, instead of ``extend_after`` (until a face track starts
+    where it was lost); 0 = as any other track."""
     hold_detections: int = 10
     """Detections that make a face track established for ``hold_after``."""
     bridge_gap: int = 12

@@ -121,3 +121,13 @@ def test_other_tracks_get_the_ordinary_extension(why, track, cfg):
     cfg = RenderConfig(padding=0.0, extend_before=0, **{"extend_after": 8, "hold_after": 30, "hold_detections": 10, **cfg})
     plan = _plan([track], cfg, n=100)
     assert max(i for i, r in enumerate(plan) if r) == track.last + 8, why
+
+
+def test_a_hold_ends_where_the_face_is_found_again_as_a_new_track():
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8, hold_after=30, hold_detections=10)
+    lost = _steady(12)  # frames 10-21
+    again = _track([40, 41, 42], [[302, 201, 342, 241]] * 3, tid=1)  # the same face, 18 frames later
+    elsewhere = _track([30, 31], [[500, 20, 540, 60]] * 2, tid=2)  # someone else: no effect
+    plan = _plan([lost, again, elsewhere], cfg, n=100)
+    held = [i for i, regions in enumerate(plan) if any(r.track_id == 0 for r in regions)]
+    assert held == list(range(10, 41))

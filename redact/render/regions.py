@@ -10,7 +10,8 @@ is 10 px off its interpolated path; see BENCHMARKS.md).  An extended box also
 covers where the track's recent motion would carry it, as well as where it was
 last seen, so a face walking out of view is followed rather than left behind.
 An established face lost slowly in view is held for ``hold_after`` frames
-instead, its box no longer growing after ``extend_after``.
+instead (or until a face track starts where it was lost), its box no longer
+growing after ``extend_after``.
 Between a face track that ends and one that starts nearby soon after, a
 bridge slides a growing box from the one to the other
 (:mod:`redact.render.bridges`).
@@ -90,6 +91,8 @@ class RegionPlanner:
         self.width = width
         self.height = height
         last = (frame_count - 1) if frame_count else None
+        faces = sorted((t for t in tracks if t.kind in FACE_KINDS and t.frames), key=lambda t: t.first)
+        self._starts = ([t.first for t in faces], faces)
         spans = []
         for t in tracks:
             decision = decisions[t.id]
@@ -131,8 +134,29 @@ class RegionPlanner:
             frames, boxes = np.asarray(track.frames[-VELOCITY_SPAN:]), np.stack(track.boxes[-VELOCITY_SPAN:])
             slow = float(np.abs(_velocity(frames, boxes)).max()) < HOLD_SPEED * max(x2 - x1, y2 - y1)
             if slow and x1 > 0 and y1 > 0 and x2 < self.width and y2 < self.height:
-                return c.hold_after
+                return max(c.extend_after, self._found_again(track, c.hold_after))
         return c.extend_after
+
+    def _found_again(self, track: Track, hold: int) -> int:
+        """Frames from the track's end until a face track starts where it was lost (``hold`` if none).
+
+        Then the face has been found again as a new track, which covers it
+        from there; holding the old box on as well would only hide the scene
+        around it, and in keep mode hide a kept person whose track broke.
+        """
+        firsts, faces = self._starts
+        x1, y1, x2, y2 = (float(v) for v in track.boxes[-1])
+        w, h = x2 - x1, y2 - y1
+        for other in faces[bisect.bisect_right(firsts, track.last) :]:
+            if other.first > track.last + hold:
+                break
+            if other is track:
+                continue
+            b = other.boxes[0]
+            cx, cy = (float(b[0]) + float(b[2])) / 2, (float(b[1]) + float(b[3])) / 2
+            if x1 - w <= cx <= x2 + w and y1 - h <= cy <= y2 + h:
+                return other.first - track.last
+        return hold
 
     def regions_at(self, frame: int) -> list[Region]:
         while self._next < len(self._pending) and self._pending[self._next].start <= frame:
