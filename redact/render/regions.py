@@ -125,8 +125,9 @@ class RegionPlanner:
         than the public set, a 22 px face in low light was lost for the last
         19 frames of its video, and a face whose eyes a badge covered for the
         last 41 (BENCHMARKS.md).  Applied to every track, a longer extension
-        more than doubled over-redaction; held this way it cost 0.15-0.25
-        points.
+        more than doubled over-redaction; held this way it cost 0.1-0.2
+        points, and in keep mode 3 points of kept faces visible: a victim held
+        where it passed behind a kept person hides that person's chin.
         """
         c = self.config
         if c.hold_after > c.extend_after and track.kind in FACE_KINDS and len(track.frames) >= c.hold_detections:
