@@ -146,7 +146,7 @@ class RenderConfig:
     """Frames to cover after a track's last detection."""
     hold_after: int = 50
     """Frames to cover after the last detection of an established face track (``hold_detections``)
-    that was lost slowly inside the frame, instead of ``extend_after`` (until a face track starts
+    that was lost slowly inside the frame, instead of ``extend_after`` (until another face shows
     where it was lost); 0 = as any other track."""
     hold_detections: int = 10
     """Detections that make a face track established for ``hold_after``."""

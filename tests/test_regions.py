@@ -131,3 +131,15 @@ def test_a_hold_ends_where_the_face_is_found_again_as_a_new_track():
     plan = _plan([lost, again, elsewhere], cfg, n=100)
     held = [i for i, regions in enumerate(plan) if any(r.track_id == 0 for r in regions)]
     assert held == list(range(10, 41))
+
+
+def test_a_hold_ends_where_another_face_is_detected_over_the_lost_one():
+    """A face lost as it passes behind another one (a victim behind a kept person): the one
+    in front now covers the spot, and holding the lost box would hide it."""
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8, hold_after=30, hold_detections=10)
+    lost = _steady(12)  # frames 10-21, centre (320, 220)
+    front = _track(list(range(0, 60)), [[460 - 3 * i, 180, 540 - 3 * i, 260] for i in range(60)], tid=1)
+    plan = _plan([lost, front], cfg, n=100)
+    held = [i for i, regions in enumerate(plan) if any(r.track_id == 0 for r in regions)]
+    # The face in front reaches x 320 (its left edge at 460 - 3i) at frame 47: held until then, not to 51.
+    assert held == list(range(10, 48))

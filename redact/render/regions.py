@@ -10,7 +10,7 @@ is 10 px off its interpolated path; see BENCHMARKS.md).  An extended box also
 covers where the track's recent motion would carry it, as well as where it was
 last seen, so a face walking out of view is followed rather than left behind.
 An established face lost slowly in view is held for ``hold_after`` frames
-instead (or until a face track starts where it was lost), its box no longer
+instead (or until another face shows where it was lost), its box no longer
 growing after ``extend_after``.
 Between a face track that ends and one that starts nearby soon after, a
 bridge slides a growing box from the one to the other
@@ -92,7 +92,8 @@ class RegionPlanner:
         self.height = height
         last = (frame_count - 1) if frame_count else None
         faces = sorted((t for t in tracks if t.kind in FACE_KINDS and t.frames), key=lambda t: t.first)
-        self._starts = ([t.first for t in faces], faces)
+        arrays = {id(t): (np.asarray(t.frames), np.stack(t.boxes).astype(np.float64)) for t in faces}
+        self._starts = ([t.first for t in faces], faces, arrays)
         spans = []
         for t in tracks:
             decision = decisions[t.id]
@@ -126,8 +127,8 @@ class RegionPlanner:
         19 frames of its video, and a face whose eyes a badge covered for the
         last 41 (BENCHMARKS.md).  Applied to every track, a longer extension
         more than doubled over-redaction; held this way it cost 0.1-0.2
-        points, and in keep mode 3 points of kept faces visible: a victim held
-        where it passed behind a kept person hides that person's chin.
+        points.  In keep mode it first cost 3 points of kept faces visible, until
+        a hold ended where another face shows (:meth:`_found_again`).
         """
         c = self.config
         if c.hold_after > c.extend_after and track.kind in FACE_KINDS and len(track.frames) >= c.hold_detections:
@@ -139,25 +140,36 @@ class RegionPlanner:
         return c.extend_after
 
     def _found_again(self, track: Track, hold: int) -> int:
-        """Frames from the track's end until a face track starts where it was lost (``hold`` if none).
+        """Frames from the track's end until another face shows where it was lost (``hold`` if none).
 
-        Then the face has been found again as a new track, which covers it
-        from there; holding the old box on as well would only hide the scene
-        around it, and in keep mode hide a kept person whose track broke.
+        Either a face track starts within a face size of where it was lost:
+        the face has been found again as a new track, which covers it from
+        there.  Or another face is detected over the spot where it was lost:
+        it is behind that face (a victim passing behind a kept person, say).
+        Holding the old box on would only hide the scene around it, and in
+        keep mode the kept person.
         """
-        firsts, faces = self._starts
+        firsts, faces, arrays = self._starts
         x1, y1, x2, y2 = (float(v) for v in track.boxes[-1])
         w, h = x2 - x1, y2 - y1
-        for other in faces[bisect.bisect_right(firsts, track.last) :]:
-            if other.first > track.last + hold:
-                break
-            if other is track:
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        end = track.last + hold
+        best = hold
+        for other in faces[: bisect.bisect_right(firsts, end)]:
+            if other is track or other.last <= track.last:
                 continue
-            b = other.boxes[0]
-            cx, cy = (float(b[0]) + float(b[2])) / 2, (float(b[1]) + float(b[3])) / 2
-            if x1 - w <= cx <= x2 + w and y1 - h <= cy <= y2 + h:
-                return other.first - track.last
-        return hold
+            frames, boxes = arrays[id(other)]
+            if other.first > track.last:
+                b = boxes[0]
+                ox, oy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+                if x1 - w <= ox <= x2 + w and y1 - h <= oy <= y2 + h:
+                    best = min(best, other.first - track.last)
+                    continue
+            sel = (frames > track.last) & (frames <= track.last + best)
+            over = sel & (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] <= cy) & (cy <= boxes[:, 3])
+            if over.any():
+                best = min(best, int(frames[np.argmax(over)]) - track.last)
+        return best
 
     def regions_at(self, frame: int) -> list[Region]:
         while self._next < len(self._pending) and self._pending[self._next].start <= frame:
