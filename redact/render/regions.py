@@ -28,6 +28,7 @@ separates evidence from inference.
 from __future__ import annotations
 
 import bisect
+import collections
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,9 +92,12 @@ class RegionPlanner:
         self.width = width
         self.height = height
         last = (frame_count - 1) if frame_count else None
-        faces = sorted((t for t in tracks if t.kind in FACE_KINDS and t.frames), key=lambda t: t.first)
-        arrays = {id(t): (np.asarray(t.frames), np.stack(t.boxes).astype(np.float64)) for t in faces}
-        self._starts = ([t.first for t in faces], faces, arrays)
+        # Face detections by frame, for ending a hold where another face shows (_found_again).
+        self._faces_at: dict[int, list[tuple[Track, np.ndarray]]] = collections.defaultdict(list)
+        for t in tracks:
+            if t.kind in FACE_KINDS:
+                for f, b in zip(t.frames, t.boxes):
+                    self._faces_at[f].append((t, b))
         spans = []
         for t in tracks:
             decision = decisions[t.id]
@@ -149,27 +153,16 @@ class RegionPlanner:
         Holding the old box on would only hide the scene around it, and in
         keep mode the kept person.
         """
-        firsts, faces, arrays = self._starts
         x1, y1, x2, y2 = (float(v) for v in track.boxes[-1])
         w, h = x2 - x1, y2 - y1
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        end = track.last + hold
-        best = hold
-        for other in faces[: bisect.bisect_right(firsts, end)]:
-            if other is track or other.last <= track.last:
-                continue
-            frames, boxes = arrays[id(other)]
-            if other.first > track.last:
-                b = boxes[0]
-                ox, oy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-                if x1 - w <= ox <= x2 + w and y1 - h <= oy <= y2 + h:
-                    best = min(best, other.first - track.last)
-                    continue
-            sel = (frames > track.last) & (frames <= track.last + best)
-            over = sel & (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] <= cy) & (cy <= boxes[:, 3])
-            if over.any():
-                best = min(best, int(frames[np.argmax(over)]) - track.last)
-        return best
+        for frame in range(track.last + 1, track.last + hold + 1):
+            for other, b in self._faces_at.get(frame, ()):
+                bx, by = (float(b[0]) + float(b[2])) / 2, (float(b[1]) + float(b[3])) / 2
+                again = other.first == frame and x1 - w <= bx <= x2 + w and y1 - h <= by <= y2 + h
+                if again or (b[0] <= cx <= b[2] and b[1] <= cy <= b[3]):
+                    return frame - track.last
+        return hold
 
     def regions_at(self, frame: int) -> list[Region]:
         while self._next < len(self._pending) and self._pending[self._next].start <= frame:
