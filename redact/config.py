@@ -149,7 +149,8 @@ class RenderConfig:
     that was lost slowly inside the frame, instead of ``extend_after`` (until another face shows
     where it was lost); 0 = as any other track."""
     hold_detections: int = 10
-    """Detections that make a face track established for ``hold_after``."""
+    """Detections that make a face track established for ``hold_after``; a track that picks up where an
+    established one was lost, within its hold, is established too."""
     bridge_gap: int = 12
     """Cover the path between a face track that ends and one that starts within this many
     frames nearby (:mod:`redact.render.bridges`); 0 = never."""

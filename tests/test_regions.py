@@ -133,6 +133,22 @@ def test_a_hold_ends_where_the_face_is_found_again_as_a_new_track():
     assert held == list(range(10, 41))
 
 
+def test_a_track_that_picks_up_a_lost_face_is_held_in_turn():
+    """The hold ends where the face is found again, so the track that found it must hold it
+    too, however young: found once and lost again, it is the same face, still there."""
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8, hold_after=30, hold_detections=10)
+    lost = _steady(12)  # frames 10-21
+    again = _track([40], [[302, 201, 342, 241]], tid=1)  # found once, 18 frames later
+    stranger = _track([45], [[500, 20, 540, 60]], tid=2)  # found once, elsewhere: not held
+    late = _track([90], [[302, 201, 342, 241]], tid=3)  # at the spot, but long after the hold
+    plan = _plan([lost, again, stranger, late], cfg, n=130)
+    frames_of = lambda tid: [i for i, regions in enumerate(plan) if any(r.track_id == tid for r in regions)]  # noqa: E731
+    assert frames_of(0) == list(range(10, 41))
+    assert frames_of(1) == list(range(40, 71))
+    assert frames_of(2) == list(range(45, 54))
+    assert frames_of(3) == list(range(90, 99))
+
+
 def test_a_hold_ends_where_another_face_is_detected_over_the_lost_one():
     """A face lost as it passes behind another one (a victim behind a kept person): the one
     in front now covers the spot, and holding the lost box would hide it."""
