@@ -71,7 +71,8 @@ class RefineConfig:
     context: float = 3.0
     """Window side, as a multiple of the track's box size (grows with frames unseen)."""
     max_face: int = 64
-    """Only tracks shorter than this (px): bigger faces are left to the whole-frame detectors."""
+    """Tracks shorter than this (px) get windows; taller ones, which the whole-frame detectors follow,
+    only on a frame where one of those ran and lost them."""
     min_score: float = 0.35
     """Only tracks whose best detection scored at least this (one low-score hit on a wall is not followed)."""
     max_gap: int = 8
@@ -84,6 +85,11 @@ class RefineConfig:
     """A track detected 3+ times in a row whose box edges move less than this share of its size a frame
     gets a window every other frame; the render interpolates the frame between.  0 = every frame.
     Runs that recognise people from photos ignore it: each sighting is a sample of the face."""
+    fallback: str = "blazeface_short"
+    """Second plug-in run in a window where the first found nothing near the followed face (a face
+    smeared by motion that CenterFace no longer scores); ``none`` turns it off."""
+    fallback_threshold: float = 0.5
+    """Minimum score the fallback's boxes need; only boxes near the followed face are kept."""
 
 
 @dataclass
@@ -494,6 +500,7 @@ _RANGES: dict[tuple[type, str], tuple[float, float]] = {
     (RefineConfig, "max_gap"): (0, 100000),
     (RefineConfig, "first_reach"): (0.0, 10.0),
     (RefineConfig, "slow"): (0.0, 0.5),
+    (RefineConfig, "fallback_threshold"): (0.0, 1.0),
     (TrackConfig, "match_iou"): (0.0, 1.0),
     (TrackConfig, "max_coast"): (0, 100000),
     (RenderConfig, "padding"): (0.0, 5.0),

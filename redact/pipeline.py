@@ -342,7 +342,8 @@ def analyse(
             found = Detections.concat(parts)
             live = tracker.live(frame.index, kinds=FACE_KINDS)
             # Recognising people needs every sighting of a face: no window skipped for slow ones.
-            windows = refiner.windows(live, info.width, info.height, found, every_frame=people is not None)
+            swept = any(s.detector.kind in FACE_KINDS for s in due)
+            windows = refiner.windows(live, info.width, info.height, found, every_frame=people is not None, swept=swept)
             if windows:
                 parts = [*parts, _detect(refiner, frame, info, config, failed, windows)]
         t2 = time.perf_counter()
@@ -390,6 +391,7 @@ def analyse(
     timings.update({f"detect.{label}": t for label, t in sorted(pool.seconds.items())})
     if refiner is not None:
         timings["refine_windows"] = refiner.windows_run
+        timings["refine_fallbacks"] = refiner.fallbacks_run
     if frames != info.frame_count:
         log.info("%s: decoded %d frames (container said %d)", info.path.name, frames, info.frame_count)
         info = _with_frame_count(info, frames)

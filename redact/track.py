@@ -69,6 +69,9 @@ class LiveTrack(NamedTuple):
     with one, it was just found or found again after a gap, and its velocity says nothing."""
     speed: float = 0.0
     """How far (px a frame) the fastest of its box's edges moves, by the smoothed velocity."""
+    seen: np.ndarray | None = None
+    """Its last detected box (xyxy); None = ``box``.  Its size is what was seen, while the
+    predicted box also grows or shrinks with the velocity of its edges."""
 
 
 class _Live:
@@ -112,7 +115,12 @@ class Tracker:
         """
         return [
             LiveTrack(
-                lv.predict(frame), frame - lv.last_frame, max(lv.track.scores), lv.run, float(np.abs(lv.velocity).max())
+                lv.predict(frame),
+                frame - lv.last_frame,
+                max(lv.track.scores),
+                lv.run,
+                float(np.abs(lv.velocity).max()),
+                lv.box,
             )
             for lv in self._live
             if frame - lv.last_frame <= self.config.max_coast + 1 and (kinds is None or lv.track.kind in kinds)

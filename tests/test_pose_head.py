@@ -164,7 +164,8 @@ def test_wrong_image_type_is_a_detector_error(pose):
 
 def test_usable_through_the_pipeline(clips, tmp_path):
     sample = clips["basic"]
-    config = load(None, ["detect.detectors=[{name: pose_head, threshold: 0.5}]"])
+    # Windows off: their CenterFace would look again wherever pose lost a head, and this is about pose alone.
+    config = load(None, ["detect.detectors=[{name: pose_head, threshold: 0.5}]", "detect.refine.detector=none"])
     assert [d.name for d in config.detect.detectors] == ["pose_head"]
     result = run(sample.path, tmp_path / "out.mp4", config)
     assert result.output.exists() and result.frames == sample.frames

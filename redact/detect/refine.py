@@ -10,8 +10,9 @@ as a 50 px one: windows find small faces at least as reliably as the
 whole-frame pass, for a few percent of its pixels, and the single input shape
 lets onnxruntime reuse its memory plan instead of re-planning per window.
 
-Only small faces get windows (large ones are found every frame by cheap
-whole-frame detectors such as BlazeFace), only tracks that were detected
+Only small faces get windows on every frame (large ones are found every
+frame by the cheap whole-frame sweep; they get a window only on a frame where
+that sweep ran and lost them), only tracks that were detected
 with some confidence (a single low-score hit on a wall would otherwise be
 followed for ever), and only tracks seen recently (a face lost for long is
 left to the next whole-frame sweep, and covered by gap filling meanwhile).
@@ -33,6 +34,17 @@ the frame between two sightings, and for a face that moved a fraction of its
 size the interpolated box is where the face is.  On the crowd of the bench
 (pub02), where windows took a quarter of the CPU time, that ran 1,427
 windows instead of 2,402 (BENCHMARKS.md).
+
+Motion blur is where one model is not enough.  A 48 px face smeared by a
+fast pan (the bench's pub04, drawn with seed 2) scored 0 with CenterFace for
+26 frames while BlazeFace scored it 0.5-0.9, and the faces each model loses
+to blur differ.  So a window whose model found nothing where the followed
+face should be gets a second look by a ``fallback`` model (BlazeFace's
+short-range model, ~1.7 ms a window).  It only says where the face is:
+its boxes count only centred close to where the face should be and of a
+similar size (anything else would start a track of its own, or lead this
+one astray), and are redrawn at the size last seen
+(:meth:`TrackRefiner._second_look`).
 """
 
 from __future__ import annotations
@@ -61,6 +73,8 @@ class Window:
     y2: int
     size: int = 0
     """Side (px) of the model input it is resized to; 0 = the configured ``input_size``."""
+    face: tuple[float, float, float, float] | None = None
+    """Where the followed face should be (xyxy, frame pixels): its last detected size at the predicted centre."""
 
 
 class TrackRefiner:
@@ -69,14 +83,22 @@ class TrackRefiner:
     def __init__(self, config: RefineConfig, detector: Detector | None = None):
         self.config = config
         self.detector = detector or create(config.detector, threshold=config.threshold, scale=1.0)
+        self.fallback = (
+            None if config.fallback == "none" else create(config.fallback, threshold=config.fallback_threshold, scale=1.0)
+        )
         self.name = self.detector.name
         self.windows_run = 0
+        self.fallbacks_run = 0
 
     def load(self) -> None:
         self.detector.load()
+        if self.fallback is not None:
+            self.fallback.load()
 
     def close(self) -> None:
         self.detector.close()
+        if self.fallback is not None:
+            self.fallback.close()
 
     def windows(
         self,
@@ -85,11 +107,14 @@ class TrackRefiner:
         height: int,
         found: Detections | None = None,
         every_frame: bool = False,
+        swept: bool = False,
     ) -> list[Window]:
         """Windows for the live tracks (:meth:`redact.track.Tracker.live`) that need one.
 
         A track that one of this frame's whole-frame detections (``found``)
         already continues needs no window: its centre lies in the prediction.
+        A face taller than ``max_face`` gets one only where a whole-frame face
+        detector ran on this frame (``swept``) and lost it.
         ``every_frame`` gives slow tracks their window every frame too: when
         people are to be recognised, each sighting is a sample of the face.
         """
@@ -99,7 +124,7 @@ class TrackRefiner:
         for track in live:
             box, gap = track.box, track.gap
             w, h = float(box[2] - box[0]), float(box[3] - box[1])
-            if h > c.max_face or gap > c.max_gap or track.best < c.min_score:
+            if gap > c.max_gap or track.best < c.min_score or (h > c.max_face and not swept):
                 continue
             if len(centres) and np.any(np.all((centres >= box[:2]) & (centres <= box[2:]), axis=1)):
                 continue
@@ -107,6 +132,7 @@ class TrackRefiner:
                 continue  # steady and slow: found again next frame, this one interpolated between
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             face = max(w, h)
+            predicted = _expected(track)
             # The window grows with time unseen, as the prediction gets less certain.
             side = max(face * (c.context + 0.1 * gap), 32.0)
             reach = face * (1 + 2 * c.first_reach)
@@ -114,9 +140,10 @@ class TrackRefiner:
                 # Motion unknown: look as far as the face may have gone, at the usual magnification.
                 win = _square(cx, cy, reach / 2, width, height)
                 size = -(-round(c.input_size * (win.x2 - win.x1) / side) // _ALIGN) * _ALIGN
-                windows.append(Window(win.x1, win.y1, win.x2, win.y2, size))
+                windows.append(Window(win.x1, win.y1, win.x2, win.y2, size, predicted))
             else:
-                windows.append(_square(cx, cy, side / 2, width, height))
+                win = _square(cx, cy, side / 2, width, height)
+                windows.append(Window(win.x1, win.y1, win.x2, win.y2, face=predicted))
         return windows
 
     def detect(self, image: np.ndarray, windows: list[Window]) -> Detections:
@@ -133,7 +160,85 @@ class TrackRefiner:
                 d.xyxy *= np.array([w / size, h / size, w / size, h / size], np.float32)
                 d.xyxy += np.array([win.x1, win.y1, win.x1, win.y1], np.float32)
                 parts.append(d)
+            if self.fallback is not None and win.face is not None and not _continues(d, win.face):
+                found = self._second_look(image, win.face)
+                if len(found):
+                    parts.append(found)
         return Detections.concat(parts)
+
+    def _second_look(self, image: np.ndarray, face: tuple[float, float, float, float]) -> Detections:
+        """The fallback model around where the followed face should be (``face``): where it is.
+
+        The fallback sees a square of twice the face's size (it resizes it to
+        its own input): in the window's wider square a face smeared by motion
+        is too small for BlazeFace's short-range model, and only a face centred
+        inside ``face`` counts anyway.  Of its boxes, only those centred in the
+        middle half of ``face``, of a similar size, are kept, each redrawn at
+        the size last seen.  Each kept box moves the track, so a loose one leads
+        it astray: on a face with a name badge over its eyes (the bench's IR
+        clip, seed 1) BlazeFace boxed badge and half the face, the next window
+        looked further ahead, and within a few frames the track had left the
+        face.  And BlazeFace frames a face differently from CenterFace, so its
+        sizes, fed back as the next window's expected face, grew a track by
+        half again a few frames running; the place is what it adds.
+        """
+        assert self.fallback is not None
+        height, width = image.shape[:2]
+        side = max(face[2] - face[0], face[3] - face[1])
+        sq = _square((face[0] + face[2]) / 2, (face[1] + face[3]) / 2, side, width, height)
+        if sq.x2 - sq.x1 < 4 or sq.y2 - sq.y1 < 4:
+            return Detections()
+        d = self.fallback.detect(image[sq.y1 : sq.y2, sq.x1 : sq.x2])
+        self.fallbacks_run += 1
+        if not len(d):
+            return d
+        d.xyxy += np.array([sq.x1, sq.y1, sq.x1, sq.y1], np.float32)
+        d = d.filter(_centres_in(d, _grown(face, -0.25)) & _similar_size(d, face))
+        half = np.array([face[0] - face[2], face[1] - face[3]], np.float32) / 2
+        centres = (d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2
+        d.xyxy = np.concatenate([centres + half, centres - half], axis=1)
+        return d
+
+
+def _expected(track: LiveTrack) -> tuple[float, float, float, float]:
+    """The box the followed face should fill: its last detected size at the predicted centre.
+
+    The predicted box's size also follows the velocity of its edges, which one
+    bad sighting (a 21 px face matched to a 65 px box) turns into a box that
+    keeps growing; the size last seen does not run away.
+    """
+    box = track.box
+    seen = box if track.seen is None else track.seen
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (seen[2] - seen[0]) / 2, (seen[3] - seen[1]) / 2
+    return (float(cx - hw), float(cy - hh), float(cx + hw), float(cy + hh))
+
+
+def _grown(box: tuple[float, float, float, float], share: float) -> np.ndarray:
+    """``box`` grown by ``share`` of its larger side on each side."""
+    pad = share * max(box[2] - box[0], box[3] - box[1])
+    return np.array([box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad], np.float32)
+
+
+def _centres_in(d: Detections, box: np.ndarray) -> np.ndarray:
+    centres = (d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2
+    return np.all((centres >= box[:2]) & (centres <= box[2:]), axis=1)
+
+
+def _similar_size(d: Detections, face: tuple[float, float, float, float]) -> np.ndarray:
+    """Boxes whose larger side is 0.4-1.5 times the face's.
+
+    BlazeFace draws a tighter box than CenterFace (about 0.6 of its height);
+    a box much larger than the face followed is something else.
+    """
+    side = max(face[2] - face[0], face[3] - face[1], 1.0)
+    sides = np.maximum(d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1])
+    return (sides >= 0.4 * side) & (sides <= 1.5 * side)
+
+
+def _continues(d: Detections, face: tuple[float, float, float, float]) -> bool:
+    """Whether a detection in ``d`` could be the followed face (its centre near the prediction)."""
+    return bool(len(d)) and bool(_centres_in(d, _grown(face, 0.5)).any())
 
 
 def _square(cx: float, cy: float, half: float, width: int, height: int) -> Window:
