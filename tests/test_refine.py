@@ -15,7 +15,7 @@ import pytest
 
 from redact.config import RefineConfig, load
 from redact.detect.base import create
-from redact.detect.refine import TrackRefiner, Window
+from redact.detect.refine import FALLBACK_MIN_FACE, TrackRefiner, Window
 from redact.io import probe
 from redact.pipeline import analyse, run
 from redact.sample import FacePath, make_sample, render_frames
@@ -262,6 +262,16 @@ def test_the_fallback_runs_only_where_the_window_model_lost_the_face_and_keeps_o
     # Where the track expected it, at its size: kept, at the size the track expected.
     (box,) = refiner.detect(image, [win]).xyxy
     np.testing.assert_allclose(box[2:] - box[:2], np.subtract(win.face[2:], win.face[:2]), atol=1e-3)
+
+
+def test_no_second_look_at_faces_too_small_for_the_fallback(centerface):
+    _, refiner = centerface
+    image, face = _smeared("hopper", 24, 9)
+    before = refiner.fallbacks_run
+    (win,) = refiner.windows([LiveTrack(np.array(face, np.float32) + 2, 1, 0.8)], W, H)
+    assert max(win.face[2] - win.face[0], win.face[3] - win.face[1]) < FALLBACK_MIN_FACE
+    refiner.detect(np.zeros_like(image), [win])  # nothing for CenterFace to find
+    assert refiner.fallbacks_run == before
 
 
 def test_no_fallback_when_it_is_off():
