@@ -72,3 +72,21 @@ def read_audit(path: Path) -> list[dict]:
     import json
 
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def encode_frames(path: Path, frames, width: int, height: int, fps: int = 25) -> None:
+    """Encode BGR frames (any iterable) to an H.264 MP4 with the real ffmpeg, for clips a test draws itself."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+           "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast",
+           "-crf", "18", "-pix_fmt", "yuv420p", str(path)]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE) as proc:
+        for image in frames:
+            proc.stdin.write(np.ascontiguousarray(image).tobytes())
+        proc.stdin.close()
+    assert proc.returncode == 0, f"ffmpeg could not encode {path}"
+
+
+def bare_frames(output: Path, cores: list[tuple[int, int, int, int]]) -> list[int]:
+    """Frames of ``output`` where the box ``cores[i]`` is not painted black (``render.style=solid``)."""
+    out = decode_all(output)
+    return [i for i, (x1, y1, x2, y2) in enumerate(cores) if out[i, y1:y2, x1:x2].mean() > 30]

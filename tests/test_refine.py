@@ -21,7 +21,7 @@ from redact.pipeline import analyse, run
 from redact.sample import FacePath, make_sample, render_frames
 from redact.track import LiveTrack
 from redact.types import Detections
-from tests.conftest import decode_all, read_audit
+from tests.conftest import bare_frames, decode_all, encode_frames, read_audit
 from tests.test_pipeline import assert_faces_redacted
 
 W, H = 1280, 720
@@ -284,35 +284,27 @@ def test_a_face_smeared_by_fast_motion_stays_covered_in_every_frame(tmp_path):
 
     BlazeFace does not always hold on: at 52 px the same clip loses it again after 12
     frames (8 bare frames instead of 20 without it)."""
-    import subprocess
-
-    from redact.io import ffmpeg_exe
-
-    w, h, n, sharp = 960, 540, 36, 8
+    w, h, n, sharp, length = 960, 540, 36, 8, 17
     path = tmp_path / "smeared.mp4"
-    cmd = [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-           "-s", f"{w}x{h}", "-r", "25", "-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast",
-           "-crf", "18", "-pix_fmt", "yuv420p", str(path)]
-    length = 17
     kernel = np.zeros((length, length), np.float32)
     kernel[length // 2, :] = 1.0 / length
     cores = []
     face_path = FacePath((60, 200), (60 + length * (n - 1), 200), 48, person="hopper")
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE) as proc:
+
+    def frames():
         for i, (image, (box,), _) in enumerate(render_frames(w, h, n, [face_path])):
             x1, y1, x2, y2 = (int(v) for v in box)
             if i >= sharp:
                 region = image[y1 - length : y2 + length, max(0, x1 - length) : x2 + length]
                 region[:] = cv2.filter2D(region.copy(), -1, kernel)
             cores.append((x1 + 12, y1 + 12, x2 - 12, y2 - 12))
-            proc.stdin.write(image.tobytes())
-        proc.stdin.close()
-    assert proc.returncode == 0
+            yield image
+
+    encode_frames(path, frames(), w, h)
 
     def bare(result) -> list[int]:
         """Frames where the middle of the face is not painted black."""
-        out = decode_all(result.output)
-        return [i for i, (x1, y1, x2, y2) in enumerate(cores) if out[i, y1:y2, x1:x2].mean() > 30]
+        return bare_frames(result.output, cores)
 
     solid = ["render.style=solid"]
     without = run(path, tmp_path / "without.mp4", load(overrides=[*solid, "detect.refine.fallback=none"]))

@@ -36,9 +36,9 @@ size the interpolated box is where the face is.  On the crowd of the bench
 windows instead of 2,402 (BENCHMARKS.md).
 
 Motion blur is where one model is not enough.  A 48 px face smeared by a
-fast pan (the bench's pub04, drawn with seed 2) scored 0 with CenterFace for
-26 frames while BlazeFace scored it 0.5-0.9, and the faces each model loses
-to blur differ.  So a window whose model found nothing where the followed
+fast pan (the bench's pub04, drawn with seed 2) scored under 0.15 with
+CenterFace for 29 frames, 0 for 20 of them, while BlazeFace scored it 0.5-0.9
+on most of them; and the faces each model loses to blur differ.  So a window whose model found nothing where the followed
 face should be gets a second look by a ``fallback`` model (BlazeFace's
 short-range model, ~1.7 ms a window).  It only says where the face is:
 its boxes count only centred close to where the face should be and of a
@@ -240,8 +240,9 @@ def _centres_in(d: Detections, box: np.ndarray) -> np.ndarray:
 def _similar_size(d: Detections, face: tuple[float, float, float, float]) -> np.ndarray:
     """Boxes whose larger side is 0.4-1.5 times the face's.
 
-    BlazeFace draws a tighter box than CenterFace (about 0.6 of its height);
-    a box much larger than the face followed is something else.
+    BlazeFace frames a face differently from CenterFace (0.6-1.3 times its
+    box on the bench and the test clips); a box much larger than the face
+    followed is something else.
     """
     side = max(face[2] - face[0], face[3] - face[1], 1.0)
     sides = np.maximum(d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1])
