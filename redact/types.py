@@ -17,6 +17,15 @@ import numpy as np
 FACE_KINDS = ("face", "head")
 """Kinds that are a person's face or head: followed by the face model's windows, padded by their own size."""
 
+PLACED = "@placed"
+"""Ends the detector name of a box that says where a face is but not its outline (a second model's
+find, redrawn at the size last seen): it covers the face, but recognition must not align a face on it."""
+
+
+def placed(detector: str) -> bool:
+    """Whether a detection of this detector name is only a position (see ``PLACED``)."""
+    return detector.endswith(PLACED)
+
 
 @dataclass(frozen=True)
 class AudioInfo:

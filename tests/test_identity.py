@@ -436,6 +436,27 @@ def test_stack_plan_takes_neighbours_of_the_same_track_within_reach():
     assert set(alone.values()) == {1}
 
 
+def test_boxes_only_placed_on_a_face_are_neither_samples_nor_stacked():
+    """A second model's box, redrawn at the size last seen, is where a face is, not its outline:
+    a chip aligned on it is a misframed face (on the bench it cost the kept person)."""
+    from redact.config import IdentityConfig
+    from redact.identify.scan import plan, stack_plan
+    from redact.types import PLACED, Track
+
+    t = Track(7, "face")
+    for f in range(12):
+        t.add(f, np.array([0, 0, 80, 80]), 0.9, "blazeface_short" + PLACED if f in (4, 5, 11) else "centerface")
+    config = IdentityConfig(sample_every=5, stack=2)
+    # outlined detections 0-3, 6-10: every 5th of them (0, 7) and the last outlined one (10)
+    assert plan([t], config) == {0: [(7, 0)], 7: [(7, 7)], 10: [(7, 10)]}
+    jobs, sizes = stack_plan([t], config)
+    assert sorted(f for f, js in jobs.items() if any(j.sample == 7 for j in js)) == [6, 7, 8, 9]
+    assert sizes[(7, 7)] == 4
+    only_placed = Track(8, "face")
+    only_placed.add(0, np.array([0, 0, 80, 80]), 0.6, "blazeface_short" + PLACED)
+    assert plan([only_placed], config) == {}
+
+
 def test_a_median_stack_of_grainy_frames_looks_more_like_the_person_than_a_typical_frame():
     # The infrared-noise case: fresh grain on each frame hides the face from one frame's descriptor.
     from redact.identify.embed import FaceEmbedder

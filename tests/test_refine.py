@@ -20,7 +20,7 @@ from redact.io import probe
 from redact.pipeline import analyse, run
 from redact.sample import FacePath, make_sample, render_frames
 from redact.track import LiveTrack
-from redact.types import Detections
+from redact.types import PLACED, Detections, placed
 from tests.conftest import bare_frames, decode_all, encode_frames, read_audit
 from tests.test_pipeline import assert_faces_redacted
 
@@ -238,7 +238,8 @@ def test_the_fallback_model_finds_a_smeared_face_the_window_model_lost(centerfac
     before = refiner.fallbacks_run
     found = refiner.detect(image, [win])
     assert refiner.fallbacks_run == before + 1
-    assert set(found.detector) == {"blazeface_short"}
+    # A box placed where the face is, not its outline: recognition must not align a face on it.
+    assert set(found.detector) == {"blazeface_short" + PLACED} and all(placed(d) for d in found.detector)
     assert _centred_in(found, face).any()
 
 
@@ -312,5 +313,5 @@ def test_a_face_smeared_by_fast_motion_stays_covered_in_every_frame(tmp_path):
     covered = run(path, tmp_path / "with.mp4", load(overrides=solid))
     assert bare(covered) == []
     found = [g for rec in read_audit(covered.audit_log) if rec.get("type") == "frame" for g in rec["regions"]
-             if g["source"] == "detected" and g["detector"] == "blazeface_short"]
+             if g["source"] == "detected" and g["detector"] == "blazeface_short" + PLACED]
     assert len(found) >= 5

@@ -57,7 +57,7 @@ import numpy as np
 from redact.config import RefineConfig
 from redact.detect.base import Detector, create
 from redact.track import LiveTrack
-from redact.types import Detections
+from redact.types import PLACED, Detections
 
 _ALIGN = 32
 """Model inputs are rounded up to a multiple of this (CenterFace's stride), so few shapes are compiled."""
@@ -192,7 +192,8 @@ class TrackRefiner:
         looked further ahead, and within a few frames the track had left the
         face.  And BlazeFace frames a face differently from CenterFace, so its
         sizes, fed back as the next window's expected face, grew a track by
-        half again a few frames running; the place is what it adds.
+        half again a few frames running; the place is what it adds, and the
+        detector name says so (``PLACED``), so recognition does not align on it.
         """
         assert self.fallback is not None
         height, width = image.shape[:2]
@@ -209,6 +210,7 @@ class TrackRefiner:
         half = np.array([face[0] - face[2], face[1] - face[3]], np.float32) / 2
         centres = (d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2
         d.xyxy = np.concatenate([centres + half, centres - half], axis=1)
+        d.detector = np.full(len(d), self.fallback.name + PLACED, object)
         return d
 
 

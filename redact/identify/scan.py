@@ -34,7 +34,7 @@ from redact.identify.embed import FaceEmbedder
 from redact.identify.gallery import Gallery
 from redact.identify.pool import pool
 from redact.io import FrameReader
-from redact.types import IdentitySample, Track, VideoInfo
+from redact.types import IdentitySample, Track, VideoInfo, placed
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,15 @@ def plan(tracks: list[Track], config: IdentityConfig) -> dict[int, list[tuple[in
     for t in tracks:
         if t.kind != "face":
             continue
-        n = len(t.frames)
+        outlined = _outlined(t)
+        n = len(outlined)
+        if not n:
+            continue
         stride = max(config.sample_every, -(-n // config.max_samples))
-        for i in range(0, n, stride):
+        for i in outlined[::stride]:
             todo[t.frames[i]].append((t.id, i))
         if (n - 1) % stride:  # always look at the last detection too: tracks often end in a change
-            todo[t.frames[n - 1]].append((t.id, n - 1))
+            todo[t.frames[outlined[-1]]].append((t.id, outlined[-1]))
     return dict(todo)
 
 
@@ -80,7 +83,9 @@ def stack_plan(tracks: list[Track], config: IdentityConfig) -> tuple[dict[int, l
             members = [i]
             if _big(t.boxes[i], config):
                 reach = range(max(0, i - config.stack), min(len(t.frames), i + config.stack + 1))
-                members = [j for j in reach if abs(t.frames[j] - frame) <= 2 * config.stack]
+                members = [
+                    j for j in reach if abs(t.frames[j] - frame) <= 2 * config.stack and not placed(t.detectors[j])
+                ]
             for j in members:
                 jobs[t.frames[j]].append(_Job(tid, i, j))
             sizes[(tid, i)] = len(members)
@@ -179,6 +184,14 @@ def _align(image, todo: list[_Job], by_id, config, embedder, stacks, sizes) -> l
         if stack.waiting == 0:
             done.append((key, stacks.pop(key)))
     return done
+
+
+def _outlined(track: Track) -> list[int]:
+    """Indices of the detections that outline a face; a box only placed where one is (see
+    ``redact.types.PLACED``) would align a chip on the wrong part of the face.  On the
+    bench's noisy infrared clip the kept person's track had five such boxes; one, sampled,
+    scored 0.86 against its neighbours' 0.90-0.95, and the person was redacted."""
+    return [i for i, d in enumerate(track.detectors) if not placed(d)]
 
 
 def _big(box, config: IdentityConfig) -> bool:
