@@ -133,6 +133,19 @@ def test_a_hold_ends_where_the_face_is_found_again_as_a_new_track():
     assert held == list(range(10, 41))
 
 
+def test_a_hold_ends_where_the_face_comes_out_further_along_its_way():
+    """A face walking on behind something comes out where its motion carries it, not where it
+    was lost: found there, its hold ends (on the bench, the old box sat over a kept face)."""
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8, hold_after=30, hold_detections=10)
+    lost = _steady(12, step=4.0)  # frames 10-21, 4 px a frame to the right: at x 344-384 when lost
+    on_its_way = _track([40, 41], [[440, 201, 480, 241]] * 2, tid=1)  # 96 px on: too far from where it was lost
+    behind = _track([40, 41], [[240, 201, 280, 241]] * 2, tid=2)  # as far back: not on its way
+    for other, last in ((on_its_way, 40), (behind, 51)):
+        plan = _plan([lost, other], cfg, n=100)
+        held = [i for i, regions in enumerate(plan) if any(r.track_id == 0 for r in regions)]
+        assert held == list(range(10, last + 1))
+
+
 def test_a_track_that_picks_up_a_lost_face_is_held_in_turn():
     """The hold ends where the face is found again, so the track that found it must hold it
     too, however young: found once and lost again, it is the same face, still there."""

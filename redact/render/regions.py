@@ -171,9 +171,9 @@ class RegionPlanner:
     def _found_again(self, track: Track, hold: int) -> int:
         """Frames from the track's end until another face shows where it was lost (``hold`` if none).
 
-        Either a face track starts within a face size of where it was lost:
-        the face has been found again as a new track, which covers it from
-        there.  Or another face is detected over the spot where it was lost:
+        Either a face track starts within a face size of where it was lost, or
+        of where its motion was carrying it (:func:`_on_its_way`): the face has
+        been found again as a new track, which covers it from there.  Or another face is detected over the spot where it was lost:
         it is behind that face (a victim passing behind a kept person, say).
         Holding the old box on would only hide the scene around it, and in
         keep mode the kept person.
@@ -182,7 +182,7 @@ class RegionPlanner:
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         for frame in range(track.last + 1, track.last + hold + 1):
             for other, b in self._faces_at.get(frame, ()):
-                again = other.first == frame and _near(track.boxes[-1], b)
+                again = other.first == frame and _on_its_way(track, frame, b)
                 if again or (b[0] <= cx <= b[2] and b[1] <= cy <= b[3]):
                     return frame - track.last
         return hold
@@ -247,10 +247,28 @@ def is_static(track: Track) -> bool:
     return track.kind == "region" and bool(track.detectors) and track.detectors[0] == STATIC
 
 
-def _near(lost: np.ndarray, found: np.ndarray) -> bool:
-    """Whether ``found``'s centre lies within one face size of the box ``lost`` (the face found again)."""
+def _on_its_way(lost: Track, frame: int, found: np.ndarray) -> bool:
+    """Whether a face first seen at ``found`` on ``frame`` is ``lost`` come out again: its centre
+    lies within one face size of where the lost face was last seen or of where its motion would
+    have carried it by then (the path its extended box covers).
+
+    The path matters for a face that walks on behind something: on the bench's infrared clip a
+    victim lost from view at frame 68 came out 19 frames later 2.5 face sizes further on, and
+    measured from where it was lost its hold went on 31 frames more, over the kept person's chin.
+    Only ending a hold looks along the path; a young track found there is not held in turn
+    (:meth:`RegionPlanner._established_tracks`), as that raised over-redaction on the bench's
+    pub04 from 3.0 to 3.4 % and changed no leak.
+    """
+    last = lost.boxes[-1]
+    frames, boxes = np.asarray(lost.frames[-VELOCITY_SPAN:]), np.stack(lost.boxes[-VELOCITY_SPAN:])
+    path = _carried(last, _velocity(frames, boxes), frame - lost.last)
+    return _near(path, found, size=last[2:] - last[:2])
+
+
+def _near(lost: np.ndarray, found: np.ndarray, size: np.ndarray | None = None) -> bool:
+    """Whether ``found``'s centre lies within one face size (``lost``'s own, or ``size``) of the box ``lost``."""
     x1, y1, x2, y2 = (float(v) for v in lost)
-    w, h = x2 - x1, y2 - y1
+    w, h = (x2 - x1, y2 - y1) if size is None else (float(size[0]), float(size[1]))
     bx, by = (float(found[0]) + float(found[2])) / 2, (float(found[1]) + float(found[3])) / 2
     return x1 - w <= bx <= x2 + w and y1 - h <= by <= y2 + h
 
