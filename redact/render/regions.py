@@ -173,8 +173,9 @@ class RegionPlanner:
 
         Either a face track starts within a face size of where it was lost, or
         of where its motion was carrying it (:func:`_on_its_way`): the face has
-        been found again as a new track, which covers it from there.  Or another face is detected over the spot where it was lost:
-        it is behind that face (a victim passing behind a kept person, say).
+        been found again as a new track, which covers it from there.  Or
+        another face is detected over the spot where it was lost: it is
+        behind that face (a victim passing behind a kept person, say).
         Holding the old box on would only hide the scene around it, and in
         keep mode the kept person.
         """
