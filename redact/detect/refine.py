@@ -38,9 +38,10 @@ windows instead of 2,402 (BENCHMARKS.md).
 Motion blur is where one model is not enough.  A 48 px face smeared by a
 fast pan (the bench's pub04, drawn with seed 2) scored under 0.15 with
 CenterFace for 29 frames, 0 for 20 of them, while BlazeFace scored it 0.5-0.9
-on most of them; and the faces each model loses to blur differ.  So a window whose model found nothing where the followed
-face should be gets a second look by a ``fallback`` model (BlazeFace's
-short-range model, ~1.7 ms a window).  It only says where the face is:
+on most of them; and the faces each model loses to blur differ.  So a window
+whose model found nothing where the followed face should be gets a second
+look by a ``fallback`` model (BlazeFace's short-range model, ~1.7 ms a
+window).  It only says where the face is:
 its boxes count only centred close to where the face should be and of a
 similar size (anything else would start a track of its own, or lead this
 one astray), and are redrawn at the size last seen

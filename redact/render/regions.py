@@ -179,11 +179,13 @@ class RegionPlanner:
         Holding the old box on would only hide the scene around it, and in
         keep mode the kept person.
         """
-        x1, y1, x2, y2 = (float(v) for v in track.boxes[-1])
+        last = track.boxes[-1]
+        x1, y1, x2, y2 = (float(v) for v in last)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        velocity = _velocity(np.asarray(track.frames[-VELOCITY_SPAN:]), np.stack(track.boxes[-VELOCITY_SPAN:]))
         for frame in range(track.last + 1, track.last + hold + 1):
             for other, b in self._faces_at.get(frame, ()):
-                again = other.first == frame and _on_its_way(track, frame, b)
+                again = other.first == frame and _on_its_way(last, velocity, frame - track.last, b)
                 if again or (b[0] <= cx <= b[2] and b[1] <= cy <= b[3]):
                     return frame - track.last
         return hold
@@ -248,10 +250,11 @@ def is_static(track: Track) -> bool:
     return track.kind == "region" and bool(track.detectors) and track.detectors[0] == STATIC
 
 
-def _on_its_way(lost: Track, frame: int, found: np.ndarray) -> bool:
-    """Whether a face first seen at ``found`` on ``frame`` is ``lost`` come out again: its centre
-    lies within one face size of where the lost face was last seen or of where its motion would
-    have carried it by then (the path its extended box covers).
+def _on_its_way(last: np.ndarray, velocity: np.ndarray, dt: int, found: np.ndarray) -> bool:
+    """Whether a face first seen at ``found``, ``dt`` frames after a face was lost at ``last``
+    moving at ``velocity``, is that face come out again: its centre lies within one face size of
+    where the lost face was last seen or of where its motion would have carried it by then (the
+    path its extended box covers).
 
     The path matters for a face that walks on behind something: on the bench's infrared clip a
     victim lost from view at frame 68 came out 19 frames later 2.5 face sizes further on, and
@@ -260,10 +263,7 @@ def _on_its_way(lost: Track, frame: int, found: np.ndarray) -> bool:
     (:meth:`RegionPlanner._established_tracks`), as that raised over-redaction on the bench's
     pub04 from 3.0 to 3.4 % and changed no leak.
     """
-    last = lost.boxes[-1]
-    frames, boxes = np.asarray(lost.frames[-VELOCITY_SPAN:]), np.stack(lost.boxes[-VELOCITY_SPAN:])
-    path = _carried(last, _velocity(frames, boxes), frame - lost.last)
-    return _near(path, found, size=last[2:] - last[:2])
+    return _near(_carried(last, velocity, dt), found, size=last[2:] - last[:2])
 
 
 def _near(lost: np.ndarray, found: np.ndarray, size: np.ndarray | None = None) -> bool:
