@@ -42,6 +42,27 @@ def test_legacy_mediapipe_solutions_available():
     assert hasattr(mp.solutions, "face_detection")
 
 
+def test_blazeface_loads_without_matplotlib_and_leaves_mediapipe_whole():
+    # A fresh interpreter: in this one mediapipe may already be imported.
+    script = textwrap.dedent(
+        """
+        import sys
+        from redact.detect.base import create
+        detector = create("blazeface_short")
+        detector.load()
+        assert "matplotlib" not in sys.modules, "mediapipe's drawing helpers were imported"
+        import mediapipe as mp
+        from mediapipe.python.solutions import drawing_utils
+        assert hasattr(drawing_utils, "draw_landmarks"), "a placeholder was left in place of the real module"
+        assert hasattr(mp.solutions, "pose")
+        print("ok")
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "ok"
+
+
 def test_a_run_connects_nowhere_and_leaves_no_telemetry(tmp_path):
     """Every model comes from an installed package, so a run needs no network, and it phones home to no one.
 
