@@ -41,10 +41,10 @@ def import_solution(name: str) -> types.ModuleType:
     on the 2-core bench machine, paid by every video (each ``redact run`` is
     a process of its own; where matplotlib never ran, more while it builds
     its font cache).  A run of pub08 or pub01 took ~0.6 s less with them
-    held out, ~6 % of its wall time.  redact draws nothing, so placeholders stand in
-    for the two helper modules while mediapipe is first imported and are
-    removed afterwards: code that imports the helpers later gets the real
-    ones.  If mediapipe is already imported, it is used as it is.
+    held out, ~6 % of its wall time.  redact draws nothing, so placeholders
+    stand in for the two helper modules while mediapipe is first imported
+    and are removed afterwards: code that imports the helpers later gets the
+    real ones.  If mediapipe is already imported, it is used as it is.
     """
     with _import_lock:
         held_out = []

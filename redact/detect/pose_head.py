@@ -198,7 +198,7 @@ class PoseHeadDetector:
             pose = import_solution("pose")
         except ImportError as e:
             raise DetectorError("pose_head needs mediapipe: pip install mediapipe==0.10.21") from e
-        
+
         try:
             with _native_stderr_silenced():
                 # model_complexity=1 is the only pose model inside the 0.10.21 wheel;
