@@ -47,8 +47,9 @@ MAX_CARRY = 8.0
 """An extended box follows the track's motion for at most this many box sizes: a face moving
 one box size a frame is followed for the whole default ``extend_after`` (8 frames).  At 3, a
 26 px face dashing on from behind a passer-by (held-out seed 2 of pub04) was left behind and
-bare on frames 236-242; at 8 the scorer flags one of them (241, after the extension ends),
-for +0.03 points of over-redaction on the bench's mean (BENCHMARKS.md, held-out seeds)."""
+bare on frames 236-242; at 8 its centre is covered on 236-240 (its edge lags: the track's
+last boxes grew slower than it moved), 241-242 stay bare after the extension ends, and the
+scorer flags 241 only; +0.03 points of over-redaction on the bench's mean (BENCHMARKS.md)."""
 
 UNCONFIRMED = "unconfirmed"
 """Region reason for the frames of a kept track that no matching sample vouched for."""
