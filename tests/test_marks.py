@@ -18,6 +18,8 @@ from conftest import decode_all, read_audit
 from redact.config import ProtectedRegion, load
 from redact.detect.base import available, create
 from redact.detect.nudity import DEFAULT_CLASSES, LABELS, decode
+from redact.detect.text import MAX_LINE, SQUAT_SIDE
+from redact.detect.text import decode as text_decode
 from redact.errors import DetectorError
 from redact.pipeline import run
 from redact.sample import Mark, draw_mark, make_sample
@@ -71,6 +73,37 @@ def test_text_detector_ignores_a_plain_picture_and_scales_back(text_detector):
     half.load()
     dets = half.detect(big)
     assert covered(box, dets.xyxy) > 0.6  # boxes come back in full-frame pixels
+
+
+def test_text_detector_finds_letters_a_ninth_of_the_frame_tall():
+    """The decoder's limits (``MAX_LINE``) still leave large text to the model, at publish.yaml's scale."""
+    det = create("text", threshold=0.4, scale=0.75)
+    det.load()
+    for kind, text in (("badge", "J. DOE 4471"), ("plate", "A123BC 77")):
+        img = np.full((720, 1280, 3), 90, np.uint8)
+        cv2.GaussianBlur(np.random.default_rng(1).normal(90, 30, img.shape).astype(np.uint8), (0, 0), 5, dst=img)
+        box = draw_mark(img, Mark(kind, text, height=80), 150, 250)
+        dets = det.detect(img)
+        assert covered(box, dets.xyxy) > 0.5, (kind, box, dets.xyxy)  # the badge's box includes its card
+
+
+def _bar(w: int, h: int, angle: float, shape=(540, 960)) -> np.ndarray:
+    """A text probability map holding one solid bar of w x h map pixels, turned by ``angle`` degrees."""
+    prob = np.zeros(shape, np.float32)
+    corners = cv2.boxPoints(((shape[1] / 2, shape[0] / 2), (w, h), angle)).astype(np.int32)
+    cv2.fillPoly(prob, [corners], 0.9)
+    return prob
+
+
+def test_text_decoder_drops_blobs_too_thick_or_too_upright_to_be_a_line():
+    thick = int(MAX_LINE * 540)
+    assert len(text_decode(_bar(300, thick - 4, 0), 0.4)[1]) == 1  # a line of large letters
+    assert len(text_decode(_bar(300, thick + 4, 0), 0.4)[1]) == 0  # a row of legs or parked cars
+    assert len(text_decode(_bar(300, SQUAT_SIDE + 6, 10), 0.4)[1]) == 1  # a thick line, slanted
+    assert len(text_decode(_bar(300, SQUAT_SIDE + 6, 80), 0.4)[1]) == 0  # the same, standing up
+    assert len(text_decode(_bar(SQUAT_SIDE + 6, 300, 0), 0.4)[1]) == 0  # ... whichever side minAreaRect names
+    assert len(text_decode(_bar(120, SQUAT_SIDE - 6, 90), 0.4)[1]) == 1  # thin upright text is kept
+    assert len(text_decode(_bar(SQUAT_SIDE + 6, SQUAT_SIDE + 10, 0), 0.4)[1]) == 0  # large and round
 
 
 def test_text_detector_rejects_bad_input(text_detector):

@@ -41,21 +41,31 @@ MIN_SIDE = 3
 """Blobs thinner than this (px of the map) are noise, not characters."""
 SQUAT_RATIO = 1.5
 SQUAT_SIDE = 24
-"""Blobs wider than this (px of the map) yet less than ``SQUAT_RATIO`` times as long as wide are not text.
+"""Blobs thicker than this (px of the map) must lie down: at least ``SQUAT_RATIO`` times as long
+as thick, and running nearer horizontal than vertical.
 
 On dark, noisy footage the model also fires on faces and bright objects;
 those blobs are round, while a line of text of two characters or more is
-at least half again as long as it is tall.  Small squat blobs (a lone
-digit) are kept: only large round ones are dropped."""
-MAX_LINE = 0.12
+at least half again as long as it is tall.  It also fires on faces, legs
+and lamp posts in tall upright blobs: 30 % of the false text area left on
+the bench after ``MAX_LINE``, while none of the 1,654 true text blobs of
+seeds 0-2 this thick stood upright.  Thinner blobs of any shape and angle
+are kept (a lone digit, a short slanted word).  The price: a line of large
+letters (over ~48 px at 720p and 0.75 scale) written top to bottom, or
+filmed by a camera lying on its side, is not found and must be marked with
+``--region``."""
+MAX_LINE = 0.07
 """Blobs whose short side is more than this share of the image height are not a line of text.
 
-Measured on the bench's low-light video: strong sensor noise in dark areas
-makes the model return blobs hundreds of pixels tall around faces and
-bright objects, scored 0.9 and more, which painted out up to 40 % of the
-picture; the tallest true text line on the bench (60 px capitals at 720p)
-is under a tenth of the frame.  Text taller than an eighth of the frame (an
-extreme close-up of a badge) must be marked with ``--region``."""
+A blob is the shrunk core of a line, about two thirds of its letters'
+height: at 0.07, letters up to about a ninth of the frame's height (80 px
+at 720p) are found, against ~60 px for the largest text on the bench.
+Thicker blobs are what the model makes of things that are not writing:
+sensor noise around faces and bright objects, a row of pedestrians' legs or
+of parked cars, scored 0.9 and more.  With the limit at 0.12 they painted
+out 22 % of the picture on the bench's infrared clip with ``publish.yaml``,
+5 % at 0.07 (BENCHMARKS.md, issue 5).  Larger text (a badge filling the
+picture) must be marked with ``--region``."""
 
 
 @register("text")
@@ -114,7 +124,9 @@ def decode(prob: np.ndarray, threshold: float, kernel: np.ndarray | None = None)
     for c in contours:
         (cx, cy), (rw, rh), angle = cv2.minAreaRect(c)
         short, long = min(rw, rh), max(rw, rh)
-        if short < MIN_SIDE or short > max_line or (short > SQUAT_SIDE and long < SQUAT_RATIO * short):
+        if short < MIN_SIDE or short > max_line:
+            continue
+        if short > SQUAT_SIDE and (long < SQUAT_RATIO * short or _upright(((cx, cy), (rw, rh), angle))):
             continue
         x, y, bw, bh = cv2.boundingRect(c)
         blob = np.zeros((bh, bw), np.uint8)
@@ -129,3 +141,15 @@ def decode(prob: np.ndarray, threshold: float, kernel: np.ndarray | None = None)
     if not boxes:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
     return np.asarray(boxes, np.float32), np.asarray(scores, np.float32)
+
+
+def _upright(rect: tuple) -> bool:
+    """Whether a rotated rectangle's long side runs nearer vertical than horizontal.
+
+    From its corners rather than ``minAreaRect``'s angle, whose convention
+    changed between OpenCV releases.
+    """
+    corners = cv2.boxPoints(rect)
+    side1, side2 = corners[1] - corners[0], corners[2] - corners[1]
+    dx, dy = side1 if side1 @ side1 >= side2 @ side2 else side2
+    return abs(dy) > abs(dx)
