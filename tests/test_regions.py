@@ -81,23 +81,28 @@ def test_padding_and_clipping():
     assert pad_box(np.array([-5, -5, 700, 500]), 0.5, 640, 480) == (0, 0, 640, 480)
 
 
-def test_a_fast_face_is_followed_a_few_box_sizes_not_across_the_frame():
-    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8)
+@pytest.mark.parametrize("extend_after", [8, 3])
+def test_a_fast_face_is_followed_a_few_box_sizes_not_across_the_frame(extend_after):
+    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=extend_after)
     t = _track([10, 11], [[100, 100, 120, 120], [200, 100, 220, 120]])  # 100 px a frame
-    box = _plan([t], cfg)[18][0].box
-    # Held at 200-220, carried at most 8 box widths (160 px) further, plus growth by distance.
-    assert box[0] <= 200 and 380 <= box[2] < 400
+    box = _plan([t], cfg)[11 + extend_after][0].box
+    # Held at 200-220, carried at most extend_after box widths further, plus growth by distance.
+    reach = 220 + 20 * extend_after
+    assert box[0] <= 200 and reach <= box[2] < reach + 20
 
 
-def test_a_face_dashing_a_box_size_a_frame_stays_covered_for_the_whole_extension():
-    cfg = RenderConfig(padding=0.0, extend_before=0, extend_after=8)
-    step = 25.0  # its own width every frame, as the dashing face of the held-out pub04
-    t = _steady(5, box=(100, 200, 125, 225), step=step)  # frames 10-14
+@pytest.mark.parametrize("before, after", [(0, 8), (0, 15), (10, 0)])
+def test_a_face_dashing_a_box_size_a_frame_stays_covered_for_the_whole_extension(before, after):
+    """Both ways, however long the extension (thorough.yaml extends 15 frames after)."""
+    cfg = RenderConfig(padding=0.0, extend_before=before, extend_after=after)
+    step = 20.0  # its own width every frame, as the dashing face of the held-out pub04
+    x0 = 300 if before else 20  # room in the 640 px frame for its way in or out
+    t = _steady(5, box=(x0, 200, x0 + 20, 220), step=step)  # frames 10-14
     plan = _plan([t], cfg)
-    for frame in range(15, 15 + 8):
-        x = 100 + step * (frame - 10)  # where it goes on, unseen
+    for frame in [*range(10 - before, 10), *range(15, 15 + after)]:
+        x = x0 + step * (frame - 10)  # where it was or goes on, unseen
         (region,) = plan[frame]
-        assert region.box[0] <= x and x + 25 <= region.box[2], frame
+        assert region.box[0] <= x and x + 20 <= region.box[2], frame
 
 
 def _steady(n: int, box=(300, 200, 340, 240), step: float = 0.0, kind: str = "face") -> Track:

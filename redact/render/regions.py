@@ -43,14 +43,6 @@ GROWTH = 0.04
 MAX_GROWTH = 1.0
 """Cap on that extra padding (a box at most triples in width), so a long gap cannot swallow the frame."""
 
-MAX_CARRY = 8.0
-"""An extended box follows the track's motion for at most this many box sizes: a face moving
-one box size a frame is followed for the whole default ``extend_after`` (8 frames).  At 3, a
-26 px face dashing on from behind a passer-by (held-out seed 2 of pub04) was left behind and
-bare on frames 236-242; at 8 its centre is covered on 236-240 (its edge lags: the track's
-last boxes grew slower than it moved), 241-242 stay bare after the extension ends, and the
-scorer flags 241 only; +0.03 points of over-redaction on the bench's mean (BENCHMARKS.md)."""
-
 UNCONFIRMED = "unconfirmed"
 """Region reason for the frames of a kept track that no matching sample vouched for."""
 
@@ -188,9 +180,10 @@ class RegionPlanner:
         x1, y1, x2, y2 = (float(v) for v in last)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         velocity = _velocity(np.asarray(track.frames[-VELOCITY_SPAN:]), np.stack(track.boxes[-VELOCITY_SPAN:]))
+        reach = self.config.extend_after
         for frame in range(track.last + 1, track.last + hold + 1):
             for other, b in self._faces_at.get(frame, ()):
-                again = other.first == frame and _on_its_way(last, velocity, frame - track.last, b)
+                again = other.first == frame and _on_its_way(last, velocity, frame - track.last, b, reach)
                 if again or (b[0] <= cx <= b[2] and b[1] <= cy <= b[3]):
                     return frame - track.last
         return hold
@@ -214,12 +207,14 @@ class RegionPlanner:
             score, detector = track.scores[i], track.detectors[i]
         elif i == 0:
             source = Source.EXTENDED
-            box = _carried(boxes[0], _velocity(frames[:VELOCITY_SPAN], boxes[:VELOCITY_SPAN]), frame - frames[0])
+            velocity = _velocity(frames[:VELOCITY_SPAN], boxes[:VELOCITY_SPAN])
+            box = _carried(boxes[0], velocity, frame - frames[0], self.config.extend_before)
             extra = GROWTH * (frames[0] - frame)
             score, detector = track.scores[0], track.detectors[0]
         elif i == len(frames):
             source = Source.EXTENDED
-            box = _carried(boxes[-1], _velocity(frames[-VELOCITY_SPAN:], boxes[-VELOCITY_SPAN:]), frame - frames[-1])
+            velocity = _velocity(frames[-VELOCITY_SPAN:], boxes[-VELOCITY_SPAN:])
+            box = _carried(boxes[-1], velocity, frame - frames[-1], self.config.extend_after)
             # Past extend_after (a held face, see _after) the box stops growing: the face is
             # most likely about where it was lost, and a box tripled for seconds hides the scene.
             extra = GROWTH * min(frame - frames[-1], max(self.config.extend_after, 1))
@@ -255,11 +250,11 @@ def is_static(track: Track) -> bool:
     return track.kind == "region" and bool(track.detectors) and track.detectors[0] == STATIC
 
 
-def _on_its_way(last: np.ndarray, velocity: np.ndarray, dt: int, found: np.ndarray) -> bool:
+def _on_its_way(last: np.ndarray, velocity: np.ndarray, dt: int, found: np.ndarray, reach: float) -> bool:
     """Whether a face first seen at ``found``, ``dt`` frames after a face was lost at ``last``
     moving at ``velocity``, is that face come out again: its centre lies within one face size of
     where the lost face was last seen or of where its motion would have carried it by then (the
-    path its extended box covers).
+    path its extended box covers, at most ``reach`` face sizes on: see :func:`_carried`).
 
     The path matters for a face that walks on behind something: on the bench's infrared clip a
     victim lost from view at frame 68 came out 19 frames later 2.5 face sizes further on, and
@@ -268,7 +263,7 @@ def _on_its_way(last: np.ndarray, velocity: np.ndarray, dt: int, found: np.ndarr
     (:meth:`RegionPlanner._established_tracks`), as that raised over-redaction on the bench's
     pub04 from 3.0 to 3.4 % and changed no leak.
     """
-    return _near(_carried(last, velocity, dt), found, size=last[2:] - last[:2])
+    return _near(_carried(last, velocity, dt, reach), found, size=last[2:] - last[:2])
 
 
 def _near(lost: np.ndarray, found: np.ndarray, size: np.ndarray | None = None) -> bool:
@@ -287,19 +282,27 @@ def _velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return (boxes[-1] - boxes[0]) / span
 
 
-def _carried(box: np.ndarray, velocity: np.ndarray, dt: int) -> np.ndarray:
-    """The union of ``box`` and ``box`` moved ``dt`` frames along ``velocity``.
+def _carried(box: np.ndarray, velocity: np.ndarray, dt: int, reach: float) -> np.ndarray:
+    """The union of ``box`` and ``box`` moved ``dt`` frames along ``velocity``, at most ``reach`` box sizes.
 
     Both, not just the extrapolation: a face that stopped, or turned back,
-    must still be covered where it was last seen.  The move is capped at
-    ``MAX_CARRY`` box sizes: a fast face is out of view within a few frames,
-    and a streak across the whole frame would hide the scene for nothing.
+    must still be covered where it was last seen.  ``reach`` is the length of
+    the extension in frames (``extend_before`` or ``extend_after``; a hold's
+    box goes no further than at ``extend_after``): a face moving up to one box
+    size a frame is followed to the end of its extension, a faster one is out
+    of view within a few frames anyway, and a streak across the whole frame
+    would hide the scene for nothing.  A fixed cap of 3 box sizes left a 26 px
+    face dashing on from behind a passer-by (held-out seed 2 of pub04) bare
+    on frames 236-242; at 8 (the default ``extend_after``) its centre is
+    covered on 236-240 (its edge lags: the track's last boxes grew slower
+    than it moved), 241-242 stay bare after the extension ends; +0.03 points
+    of over-redaction on the bench's mean (BENCHMARKS.md).
     """
     # Plain floats: numpy's per-call overhead on 4-element arrays made this the
     # render's costliest Python function (0.12 ms a call, ~3,000 calls a video).
     x1, y1, x2, y2 = (float(v) for v in box)
     vx1, vy1, vx2, vy2 = (float(v) * dt for v in velocity)
-    cw, ch = MAX_CARRY * max(x2 - x1, 1.0), MAX_CARRY * max(y2 - y1, 1.0)
+    cw, ch = reach * max(x2 - x1, 1.0), reach * max(y2 - y1, 1.0)
     mx1, mx2 = x1 + min(max(vx1, -cw), cw), x2 + min(max(vx2, -cw), cw)
     my1, my2 = y1 + min(max(vy1, -ch), ch), y2 + min(max(vy2, -ch), ch)
     return np.array([min(x1, mx1), min(y1, my1), max(x2, mx2), max(y2, my2)], box.dtype)
