@@ -89,8 +89,10 @@ def test_a_bgr_input_reaches_the_model_as_rgb_float_planes(astronaut, engine):
 
 
 def test_text_engines_agree():
-    image = np.full((200, 480, 3), 235, np.uint8)
-    cv2.putText(image, "ID 4711 DOE", (20, 110), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (20, 20, 20), 3)
+    # A badge line in a 720p frame: in a small image the same letters would be taller than
+    # the decoder takes for a line of text (``MAX_LINE``).
+    image = np.full((720, 1280, 3), 235, np.uint8)
+    cv2.putText(image, "ID 4711 DOE", (420, 380), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (20, 20, 20), 3)
     boxes = {}
     for runtime in (Runtime("openvino"), Runtime("onnxruntime")):
         det = loaded("text", runtime, threshold=0.4)
