@@ -47,9 +47,9 @@ as thick, and running nearer horizontal than vertical.
 On dark, noisy footage the model also fires on faces and bright objects;
 those blobs are round, while a line of text of two characters or more is
 at least half again as long as it is tall.  It also fires on faces, legs
-and lamp posts in tall upright blobs: 30 % of the false text area left on
-the bench after ``MAX_LINE``, while none of the 1,654 true text blobs of
-seeds 0-2 this thick stood upright.  Thinner blobs of any shape and angle
+and lamp posts in thick upright blobs, while none of the 1,654 blobs on
+true text of the bench's seeds 0-2 this thick stands upright
+(``pipelines/text_blobs.py``).  Thinner blobs of any shape and angle
 are kept (a lone digit, a short slanted word).  The price: a line of large
 letters (over ~48 px at 720p and 0.75 scale) written top to bottom, or
 filmed by a camera lying on its side, is not found and must be marked with
@@ -59,7 +59,8 @@ MAX_LINE = 0.07
 
 A blob is the shrunk core of a line, about two thirds of its letters'
 height: at 0.07, letters up to about a ninth of the frame's height (80 px
-at 720p) are found, against ~60 px for the largest text on the bench.
+at 720p) are found; the thickest of the 1,654 blobs on true text of the
+bench's seeds 0-2 is 0.053 (``pipelines/text_blobs.py``), ~60 px letters.
 Thicker blobs are what the model makes of things that are not writing:
 sensor noise around faces and bright objects, a row of pedestrians' legs or
 of parked cars, scored 0.9 and more.  With the limit at 0.12 they painted
@@ -110,30 +111,19 @@ def _blob(bgr: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
 def decode(prob: np.ndarray, threshold: float, kernel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Probability map -> axis-aligned boxes (map pixels) and scores.
 
-    A blob's score is its mean probability; blobs under ``threshold`` are
-    dropped.  The box is the blob's rotated rectangle grown by the unclip
-    distance, then made axis-aligned: redaction covers the whole slanted
-    line, never a part of it.
+    A blob's score is its mean probability; blobs under ``threshold``, or
+    not shaped like a line of text (:func:`is_line`), are dropped.  The box
+    is the blob's rotated rectangle grown by the unclip distance, then made
+    axis-aligned: redaction covers the whole slanted line, never a part of it.
     """
-    max_line = MAX_LINE * prob.shape[0]
-    mask = (prob > BINARISE).astype(np.uint8)
-    if kernel is not None:
-        mask = cv2.dilate(mask, kernel)
-    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     boxes, scores = [], []
-    for c in contours:
-        (cx, cy), (rw, rh), angle = cv2.minAreaRect(c)
-        short, long = min(rw, rh), max(rw, rh)
-        if short < MIN_SIDE or short > max_line:
+    for rect, contour in blobs(prob, kernel):
+        if not is_line(rect, prob.shape[0]):
             continue
-        if short > SQUAT_SIDE and (long < SQUAT_RATIO * short or _upright(((cx, cy), (rw, rh), angle))):
-            continue
-        x, y, bw, bh = cv2.boundingRect(c)
-        blob = np.zeros((bh, bw), np.uint8)
-        cv2.fillPoly(blob, [c - [x, y]], 1)
-        score = float(cv2.mean(prob[y : y + bh, x : x + bw], blob)[0])
+        score = blob_score(prob, contour)
         if score < threshold:
             continue
+        (cx, cy), (rw, rh), angle = rect
         grow = rw * rh * UNCLIP / (2 * (rw + rh))
         corners = cv2.boxPoints(((cx, cy), (rw + 2 * grow, rh + 2 * grow), angle))
         boxes.append([*corners.min(0), *corners.max(0)])
@@ -141,6 +131,32 @@ def decode(prob: np.ndarray, threshold: float, kernel: np.ndarray | None = None)
     if not boxes:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
     return np.asarray(boxes, np.float32), np.asarray(scores, np.float32)
+
+
+def blobs(prob: np.ndarray, kernel: np.ndarray | None = None) -> list[tuple[tuple, np.ndarray]]:
+    """The blobs of the map above ``BINARISE``: each one's rotated rectangle (``cv2.minAreaRect``) and contour."""
+    mask = (prob > BINARISE).astype(np.uint8)
+    if kernel is not None:
+        mask = cv2.dilate(mask, kernel)
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    return [(cv2.minAreaRect(c), c) for c in contours]
+
+
+def is_line(rect: tuple, map_height: int) -> bool:
+    """Whether a blob's rotated rectangle is shaped like a line of text (``MIN_SIDE``, ``MAX_LINE``, ``SQUAT_*``)."""
+    _, (rw, rh), _ = rect
+    short, long = min(rw, rh), max(rw, rh)
+    if short < MIN_SIDE or short > MAX_LINE * map_height:
+        return False
+    return short <= SQUAT_SIDE or (long >= SQUAT_RATIO * short and not _upright(rect))
+
+
+def blob_score(prob: np.ndarray, contour: np.ndarray) -> float:
+    """Mean probability inside the contour."""
+    x, y, bw, bh = cv2.boundingRect(contour)
+    inside = np.zeros((bh, bw), np.uint8)
+    cv2.fillPoly(inside, [contour - [x, y]], 1)
+    return float(cv2.mean(prob[y : y + bh, x : x + bw], inside)[0])
 
 
 def _upright(rect: tuple) -> bool:
