@@ -67,7 +67,7 @@ def probe_video(video: Path, detector, every: int) -> list[Blob]:
                 short, long = min(rw, rh), max(rw, rh)
                 if short < text.MIN_SIDE or text.blob_score(prob, contour) < MIN_SCORE:
                     continue
-                x, y, bw, bh = cv2.boundingRect(contour)
+                _, _, bw, bh = cv2.boundingRect(contour)
                 centre = (cx * fx, cy * fy)
                 true = any(b[0] <= centre[0] <= b[2] and b[1] <= centre[1] <= b[3] for b in marks.get(index, []))
                 found.append(Blob(true, short / sh, long / sh, text._upright(rect), short > text.SQUAT_SIDE,
