@@ -4,6 +4,7 @@
     python pipelines/benchmark.py [--bench ../shared/bench] [--videos NAME ...] [--videos-dir DIR] [--out out/bench]
                                   [--skip-deface] [--keep] [--keep-outputs] [--verify] [--verify-args "--every 5"]
                                   [--markdown BENCHMARKS_TABLE.md] [--redact-args "--config configs/fast.yaml"]
+    python pipelines/benchmark.py --random N [--seed S] [--random-dir DIR] [...]    # a random validation set
 
 What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
 ``NAME.gt.json``) and per tool, in ONE run:
@@ -23,11 +24,11 @@ What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
   the largest *single* process, exact but not a sum.  ``peak RSS`` is the
   larger of the two (sampling can miss a peak shorter than the interval).
 * **Quality**, from the bench's black-box scorer (``<bench>/score.py``):
-  victim leak rate (overall and by face height), longest leak run, frames
-  with any leak, over-redaction, keep-visible share (all keep faces, and
-  those >= 48 px tall by their GT box), text/plate leaks and the output
-  checks.  Scoring is not timed and runs 2 jobs at a time after all timings
-  are done.
+  victim leak rate (overall, by face height and by |in-plane tilt|, with the
+  victim instance counts behind them), longest leak run, frames with any
+  leak, over-redaction, keep-visible share (all keep faces, and those >= 48
+  px tall by their GT box), text/plate leaks and the output checks.
+  Scoring is not timed and runs 2 jobs at a time after all timings are done.
 * **Audit agreement** (redact and its keep mode, ``--no-audit-check`` to
   skip): for every victim GT instance that the scorer says was *not* leaked,
   does redact's audit log hold a region in that frame overlapping the GT box?  A redacted
@@ -48,6 +49,16 @@ What it measures, per video of ``<bench>/videos`` (every ``NAME.mp4`` with a
 
 Under the summary table, one PASS/FAIL line per target of issue 3 (``TARGETS``)
 and, with ``--keep``, of issue 4 (``KEEP_TARGETS``).
+
+Random validation set (``--random N --seed S``): instead of the public videos,
+the N videos of ``<bench>/make_bench.py --random N --seed S``, which draws them
+from the whole condition space (a fixed list can be tuned to, a fresh seed
+cannot).  They are cached in ``--random-dir`` (default ``out/random/seed<S>``):
+make_bench's video i of a seed is the same whatever N is, so only the videos
+without both ``NAME.mp4`` and ``NAME.gt.json`` there are generated (untimed,
+before the first timed run; ``make_bench.py --only`` with their names), and
+a set of 15 reuses the 8 made before.  Everything else runs as for the public
+videos; the header names the mode, seed, N and the command line.
 
 Tools:
 
@@ -98,6 +109,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BUCKETS = ("<24", "24-48", "48-96", ">96")  # keys of score.py's leak_by_bucket
 BIG_BUCKETS = ("48-96", ">96")  # faces >= 48 px: the zero-leak target
+# keys of score.py's leak_by_tilt: |in-plane tilt| in degrees from the GT's tilt_deg (0 where a GT has none)
+TILTS = ("<30", "30-90", ">90")
+TOTAL = "TOTAL"  # the video name of a tool's total row
 # score.py's checks: the first four make up checks["ok"]; metadata_stripped is reported beside it
 CHECK_KEYS = ("frame_count_match", "resolution_match", "fps_match", "audio_kept", "metadata_stripped")
 MARK_KINDS = ("text", "plate")
@@ -200,6 +214,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--videos-dir", type=Path, default=None,
                     help="folder of NAME.mp4 + NAME.gt.json overriding <bench>/videos (score.py still from --bench)")
     ap.add_argument("--videos", nargs="+", metavar="NAME", default=None, help="only these videos (NAME or NAME.mp4)")
+    ap.add_argument("--random", type=int, default=None, metavar="N",
+                    help="instead of the public videos: the N videos of '<bench>/make_bench.py --random N --seed S', "
+                         "generated into --random-dir where not there yet")
+    ap.add_argument("--seed", type=int, default=None, help="seed of --random (default 0)")
+    ap.add_argument("--random-dir", type=Path, default=None,
+                    help="cache folder of the --random videos (default: out/random/seed<S> in the repo)")
+    ap.add_argument("--random-seconds", type=float, default=None, metavar="SEC",
+                    help="quick tests only: shorten the generated --random videos to SEC seconds (make_bench.py "
+                         "--seconds; default cache folder out/random/seed<S>-<SEC>s, apart from the full-length ones)")
     ap.add_argument("--out", type=Path, default=REPO / "out" / "bench", help="work and result folder")
     ap.add_argument("--skip-redact", action="store_true", help="do not run redact (e.g. while its CLI is not ready)")
     ap.add_argument("--skip-deface", action="store_true", help="do not run deface (neither configuration)")
@@ -222,7 +245,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds after which a tool run is killed")
     ap.add_argument("--rss-interval", type=float, default=0.5, help="seconds between memory samples of a run")
     ap.add_argument("--score-jobs", type=int, default=2, help="scorer processes run at a time (not timed)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.random is None:
+        given = [f for f, v in (("--seed", args.seed), ("--random-dir", args.random_dir),
+                                ("--random-seconds", args.random_seconds)) if v is not None]
+        if given:
+            ap.error(f"{', '.join(given)} only with --random N")
+        return args
+    if args.random < 1:
+        ap.error("--random N needs N >= 1")
+    if args.videos or args.videos_dir:  # a subset of a random set: --videos-dir out/random/seed<S> --videos NAME
+        ap.error("--random picks the videos itself: not with --videos or --videos-dir")
+    if args.random_seconds is not None and args.random_seconds <= 0:
+        ap.error("--random-seconds needs SEC > 0")
+    args.seed = 0 if args.seed is None else args.seed
+    args.random_dir = args.random_dir or default_random_dir(args.seed, args.random_seconds)
+    return args
+
+
+def default_random_dir(seed: int, seconds: float | None) -> Path:
+    """The cache of a seed's random videos.  Shortened videos get their own folder: a video is reused by
+    name, and a 1 s test video must never stand in for the full-length one."""
+    return REPO / "out" / "random" / (f"seed{seed}" if seconds is None else f"seed{seed}-{seconds:g}s")
 
 
 def find_videos(video_dir: Path, only: list[str] | None) -> list[Path]:
@@ -237,6 +281,67 @@ def find_videos(video_dir: Path, only: list[str] | None) -> list[Path]:
     if not vids:
         raise SystemExit(f"no NAME.mp4 with a NAME.gt.json in {video_dir}")
     return vids
+
+
+def random_names(bench: Path, n: int, seed: int) -> list[str]:
+    """The names of videos 0..n-1 of a seed, from make_bench.py's own random_specs (they encode the drawn
+    conditions, so no rule here could guess them), asked of a child process so that this one does not load
+    OpenCV.  Same interpreter and cwd as the generation itself."""
+    code = ("import json, sys, make_bench; "
+            "print(json.dumps([s['name'] for s in make_bench.random_specs(int(sys.argv[1]), int(sys.argv[2]))]))")
+    p = subprocess.run([sys.executable, "-c", code, str(n), str(seed)], check=False, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, cwd=bench)
+    try:
+        names = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else None
+    except (IndexError, ValueError):
+        names = None
+    if not isinstance(names, list) or len(names) != n:
+        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"cannot list the random videos of {bench / 'make_bench.py'} (exit {p.returncode}): {tail}")
+    return names
+
+
+def missing_videos(names: list[str], folder: Path) -> list[str]:
+    """The names without both NAME.mp4 and NAME.gt.json in `folder`.  make_bench.py writes the GT once the
+    MP4 is complete, so a pair is a finished video and an MP4 alone one being (or interrupted while) built."""
+    return [n for n in names if not ((folder / f"{n}.mp4").exists() and (folder / f"{n}.gt.json").exists())]
+
+
+def make_bench_cmd(args: argparse.Namespace, names: list[str]) -> list[str]:
+    """make_bench.py's command for some videos of the random set (run in the bench folder)."""
+    cmd = [sys.executable, "make_bench.py", "--random", str(args.random), "--seed", str(args.seed),
+           "--out", str(args.random_dir), "--only", ",".join(names)]
+    return cmd + ([] if args.random_seconds is None else ["--seconds", f"{args.random_seconds:g}"])
+
+
+def prepare_random(args: argparse.Namespace) -> tuple[list[str], list[str], float]:
+    """(all names of the set, those generated now, generation seconds): make the videos of the random set
+    that its cache folder lacks, before any timed run (generating is slow and would distort the timings)."""
+    names = random_names(args.bench, args.random, args.seed)
+    missing = missing_videos(names, args.random_dir)
+    if not missing:
+        return names, [], 0.0
+    args.random_dir.mkdir(parents=True, exist_ok=True)
+    cmd = make_bench_cmd(args, missing)
+    print(f"generating {len(missing)} of {len(names)} random videos into {args.random_dir}: {shlex.join(cmd)}",
+          file=sys.stderr, flush=True)
+    t0 = time.monotonic()
+    rc = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, stdout=sys.stderr, cwd=args.bench).returncode
+    seconds = time.monotonic() - t0
+    still = missing_videos(missing, args.random_dir)
+    if rc != 0 or still:
+        raise SystemExit(f"make_bench.py failed (exit {rc}); not made: {', '.join(still) or 'none'}")
+    return names, missing, seconds
+
+
+def mode_line(args: argparse.Namespace, made: list[str], gen_s: float) -> str:
+    """What the videos are, for the run header: a result on a random set means little without its seed and N."""
+    if args.random is None:
+        return f"mode: {'videos of --videos-dir' if args.videos_dir else 'public bench videos'}"
+    short = "" if args.random_seconds is None else f", shortened to {args.random_seconds:g} s (a quick test)"
+    return (f"mode: random validation set, seed {args.seed}, N = {args.random} (make_bench.py --random "
+            f"{args.random} --seed {args.seed}{short}); {len(made)} generated now ({gen_s:.0f} s), "
+            f"{args.random - len(made)} reused from {args.random_dir}")
 
 
 def encoder_settings(redact_args: list[str]) -> tuple[str, int]:
@@ -796,6 +901,13 @@ def weighted(pairs: list[tuple[float | None, int]]) -> float | None:
     return sum(v * n for v, n in pairs) / tot if tot else None
 
 
+def total_parts(parts: list[dict], keys: tuple[str, ...]) -> dict:
+    """One breakdown of score.py (`leak_by_bucket`, `leak_by_tilt`: part -> {n, leak_rate}) over several
+    videos: each part's leak rate weighted by its instance count n, and the counts summed."""
+    return {k: {"n": sum(p[k]["n"] for p in parts if k in p),
+                "leak_rate": weighted([(p[k]["leak_rate"], p[k]["n"]) for p in parts if k in p])} for k in keys}
+
+
 def total_metrics(mm: list[dict]) -> dict:
     """score.py-shaped metrics for several videos: rates weighted by their instance counts."""
     frames = sum(m["checks"]["frames_in"] for m in mm if m.get("throughput"))
@@ -803,8 +915,7 @@ def total_metrics(mm: list[dict]) -> dict:
     over = [m["over_redaction_frac"] for m in mm if m["over_redaction_frac"] is not None]
     M = {
         "leak_rate": weighted([(m["leak_rate"], m["victim_instances"]) for m in mm]),
-        "leak_by_bucket": {b: {"leak_rate": weighted([(m["leak_by_bucket"][b]["leak_rate"], m["leak_by_bucket"][b]["n"])
-                                                      for m in mm])} for b in BUCKETS},
+        "leak_by_bucket": total_parts([m["leak_by_bucket"] for m in mm], BUCKETS),
         "longest_leak_run": {"annotated_frames": max(m["longest_leak_run"]["annotated_frames"] for m in mm)},
         "frames_with_any_leak_frac": weighted([(m["frames_with_any_leak_frac"], m["frames_with_victims"]) for m in mm]),
         "over_redaction_frac": sum(over) / len(over) if over else None,
@@ -813,6 +924,9 @@ def total_metrics(mm: list[dict]) -> dict:
         "throughput": {"fps": frames / secs} if secs else None,
         "victim_instances": sum(m["victim_instances"] for m in mm),
     }
+    tilts = [m["leak_by_tilt"] for m in mm if m.get("leak_by_tilt")]
+    if tilts:  # a score.json from before score.py had leak_by_tilt lacks it
+        M["leak_by_tilt"] = total_parts(tilts, TILTS)
     kinds = [m["leak_by_kind"] for m in mm if m.get("leak_by_kind")]
     if kinds:
         M["leak_by_kind"] = {k: {"leak_rate": weighted([(K[k]["leak_rate"], K[k]["n"]) for K in kinds if k in K])}
@@ -834,7 +948,7 @@ def total_verify(cells: list[str]) -> str | None:
 def total_row(tool: str, rows: list[Row], reenc: dict[str, Row], base: dict[str, Row]) -> Row:
     """Aggregate a tool's scored rows; the speed ratios over videos where both it and the reference ran."""
     ok = [r for r in rows if r.metrics]
-    t = Row("TOTAL", tool)
+    t = Row(TOTAL, tool)
     t.seconds = sum(r.seconds for r in ok) if ok else None
     t.x_reencode = summed_ratio(ok, reenc)
     ratio = summed_ratio(ok, base)
@@ -945,16 +1059,34 @@ class Column:
     scored: bool = True
 
 
+def part_cell(r: Row, key: str, part: str) -> str:
+    """Leak % of one part of a score.py breakdown; on TOTAL rows with its instance count, "0.4 (n=1234)":
+    a rate over a few dozen instances of a random set says little, and the count is what shows it."""
+    d = (r.metrics.get(key) or {}).get(part)
+    if d is None:
+        return "-"
+    return pct(d["leak_rate"]) + (f" (n={d['n']})" if r.video == TOTAL and d.get("n") is not None else "")
+
+
 def _bucket(b: str) -> Column:
-    return Column(b, lambda r: pct(r.metrics["leak_by_bucket"][b]["leak_rate"]))
+    return Column(b, lambda r: part_cell(r, "leak_by_bucket", b))
+
+
+def _tilt(t: str) -> Column:
+    return Column(f"tilt {t}°", lambda r: part_cell(r, "leak_by_tilt", t))
+
+
+TILT_TITLES = [_tilt(t).title for t in TILTS]
 
 
 KEEP_BIG = f"keep visible >={KEEP_MIN_H} px %"
 COLUMNS = {c.title: c for c in [
     Column("video", lambda r: r.video, scored=False),
     Column("tool", lambda r: r.label, scored=False),
+    Column("victims n", lambda r: str(r.metrics["victim_instances"])),
     Column("leak %", lambda r: pct(r.metrics["leak_rate"])),
     *(_bucket(b) for b in BUCKETS),
+    *(_tilt(t) for t in TILTS),
     Column("frames w/ leak %", lambda r: pct(r.metrics["frames_with_any_leak_frac"])),
     Column("longest leak run (frames)", lambda r: str(r.metrics["longest_leak_run"]["annotated_frames"])),
     Column("over-red. %", lambda r: pct(r.metrics["over_redaction_frac"])),
@@ -974,36 +1106,40 @@ COLUMNS = {c.title: c for c in [
     Column("verify suspects", lambda r: r.verify or "-", scored=False),
 ]}
 
-FULL_COLUMNS = ["video", "tool", "leak %", *BUCKETS, "frames w/ leak %", "longest leak run (frames)", "over-red. %",
-                "keep visible %", KEEP_BIG, "victims kept", "text / plate leak %", "checks", "fps", "wall s",
-                "x re-encode", "x faster than deface (defaults)", "peak RSS MiB", "largest process MiB",
-                "audit accounts for % of redacted"]
-SUMMARY_COLUMNS = ["tool", "leak %", *BUCKETS, "frames w/ leak %", "longest leak run (frames)", "over-red. %",
-                   "keep visible %", KEEP_BIG, "victims kept", "checks", "fps", "wall s", "x re-encode",
-                   "x faster than deface (defaults)", "min per-video x deface", "peak RSS MiB"]
+FULL_COLUMNS = ["video", "tool", "victims n", "leak %", *BUCKETS, *TILT_TITLES, "frames w/ leak %",
+                "longest leak run (frames)", "over-red. %", "keep visible %", KEEP_BIG, "victims kept",
+                "text / plate leak %", "checks", "fps", "wall s", "x re-encode", "x faster than deface (defaults)",
+                "peak RSS MiB", "largest process MiB", "audit accounts for % of redacted"]
+SUMMARY_COLUMNS = ["tool", "victims n", "leak %", *BUCKETS, *TILT_TITLES, "frames w/ leak %",
+                   "longest leak run (frames)", "over-red. %", "keep visible %", KEEP_BIG, "victims kept", "checks",
+                   "fps", "wall s", "x re-encode", "x faster than deface (defaults)", "min per-video x deface",
+                   "peak RSS MiB"]
 
-LEGEND = """Columns -> score.py JSON keys: leak % = `leak_rate`; <24 .. >96 = `leak_by_bucket[b].leak_rate` (face
-height px); longest leak run = `longest_leak_run.annotated_frames`; frames w/ leak = `frames_with_any_leak_frac`;
-over-red. = `over_redaction_frac`; keep visible = `keep_visible_frac`; keep visible >=48 px = share of the keep
-instances (`instances[]` with role keep, `visible`) whose GT box (by frame and id) is >= 48 px tall (y2 - y1);
-victims kept (keep mode only) = victim instances `leaked` in this output but not in the plain redact run of the same
-video (n/a: no scored plain run; TOTAL: n/a unless every video was compared); text / plate =
-`leak_by_kind.{text,plate}.leak_rate`;
+LEGEND = """Columns -> score.py JSON keys: victims n = `victim_instances` (victim faces scored over the annotated
+frames, those >= 70 % occluded left out); leak % = `leak_rate`; <24 .. >96 = `leak_by_bucket[b].leak_rate` (face
+height px); tilt <30° / 30-90° / >90° = `leak_by_tilt[t].leak_rate` (absolute in-plane tilt, from the GT's
+`tilt_deg`; a GT without it counts every face as 0°, i.e. <30°); longest leak run =
+`longest_leak_run.annotated_frames`; frames w/ leak = `frames_with_any_leak_frac`; over-red. =
+`over_redaction_frac`; keep visible = `keep_visible_frac`; keep visible >=48 px = share of the keep instances
+(`instances[]` with role keep, `visible`) whose GT box (by frame and id) is >= 48 px tall (y2 - y1); victims kept
+(keep mode only) = victim instances `leaked` in this output but not in the plain redact run of the same video (n/a:
+no scored plain run; TOTAL: n/a unless every video was compared); text / plate = `leak_by_kind.{text,plate}.leak_rate`;
 checks = failing ones of `checks.{frame_count_match,resolution_match,fps_match,audio_kept}` (together `checks.ok`)
 and `checks.metadata_stripped` (not part of `checks.ok`); fps = `throughput.fps` (input frames / tool wall time).
 x re-encode = wall time / plain re-encode wall time on the same video; x faster than deface (defaults) = deface
 (defaults) wall time / wall time on the same video. Peak RSS = the larger of (a) the summed VmRSS of the tool process
 and all its descendants alive at the same moment, sampled every few tenths of a second (shared pages counted once per
 process) and (b) the largest process = os.wait4 ru_maxrss, the max over the tool process and its reaped subprocesses.
-TOTAL rows: leak and buckets weighted by victim instances (`victim_instances`, `leak_by_bucket[b].n`), frames w/ leak
-by `frames_with_victims`, keep by `keep_instances`, marks by `leak_by_kind[k].n`; over-red. = mean over videos;
-longest run and RSS = max; wall = sum over the scored videos; x re-encode and x deface = ratios of those sums over the
-videos both tools ran on; min per-video x deface = the smallest per-video ratio. Audit: victim instances the scorer
-calls redacted (`instances[].leaked` false) whose frame has an audit region intersecting the GT box (>=half of box: a
-region covers at least half of the GT box). verify suspects = length of the `suspects` list in the report of
-`redact verify OUT --against IN` (untimed; n/a: redact has no verify command). Keep mode (redact_keep): wall time and
-memory = `redact analyse` + the first `redact render` from its analysis; its scores, audit and stage timings are
-those of that render."""
+TOTAL rows: victims n = sum; leak, size and tilt buckets weighted by victim instances (`victim_instances`,
+`leak_by_bucket[b].n`, `leak_by_tilt[t].n`), each bucket cell followed by its victim instances summed over the
+videos, "0.4 (n=1234)"; frames w/ leak by `frames_with_victims`, keep by `keep_instances`, marks by
+`leak_by_kind[k].n`; over-red. = mean over videos; longest run and RSS = max; wall = sum over the scored videos;
+x re-encode and x deface = ratios of those sums over the videos both tools ran on; min per-video x deface = the
+smallest per-video ratio. Audit: victim instances the scorer calls redacted (`instances[].leaked` false) whose frame
+has an audit region intersecting the GT box (>=half of box: a region covers at least half of the GT box). verify
+suspects = length of the `suspects` list in the report of `redact verify OUT --against IN` (untimed; n/a: redact has
+no verify command). Keep mode (redact_keep): wall time and memory = `redact analyse` + the first `redact render` from
+its analysis; its scores, audit and stage timings are those of that render."""
 
 
 def row_cells(r: Row, columns: list[Column]) -> list[str]:
@@ -1236,8 +1372,9 @@ def target_lines(total: Row | None, rows: list[Row], targets: list[Target] = TAR
 
 
 def run_header(args: argparse.Namespace, video_dir: Path, videos: list[Path], scorer: Path,
-               preset: str, crf: int) -> list[str]:
+               preset: str, crf: int, mode: str) -> list[str]:
     header = [
+        mode,
         f"command: {shlex.join([sys.executable, *sys.argv])}",
         f"machine: {machine_info()}",
         f"started: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
@@ -1345,15 +1482,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out = args.out.resolve()
     args.bench = args.bench.resolve()
-    video_dir = (args.videos_dir or args.bench / "videos").resolve()
     scorer = args.bench / "score.py"
     if not scorer.exists():
         raise SystemExit(f"{scorer} not found: point --bench at the bench folder")
-    videos = find_videos(video_dir, args.videos)
+    preset, crf = encoder_settings(shlex.split(args.redact_args))  # a config error stops before any generation
+    if args.random is None:
+        video_dir, made, gen_s = (args.videos_dir or args.bench / "videos").resolve(), [], 0.0
+        videos = find_videos(video_dir, args.videos)
+    else:
+        if not (args.bench / "make_bench.py").exists():
+            raise SystemExit(f"{args.bench / 'make_bench.py'} not found: --random needs the bench's generator")
+        video_dir = args.random_dir = args.random_dir.resolve()
+        names, made, gen_s = prepare_random(args)
+        videos = find_videos(video_dir, names)
     args.out.mkdir(parents=True, exist_ok=True)
-    preset, crf = encoder_settings(shlex.split(args.redact_args))
 
-    header = run_header(args, video_dir, videos, scorer, preset, crf)
+    header = run_header(args, video_dir, videos, scorer, preset, crf, mode_line(args, made, gen_s))
     print("\n".join(header), flush=True)
 
     jobs = plan_jobs(args, videos, preset, crf)
