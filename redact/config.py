@@ -40,14 +40,20 @@ class DetectorConfig:
     """``clahe`` equalises contrast locally before the model (night, infrared, underexposed footage)."""
     classes: list[str] = field(default_factory=list)
     """Only for plug-ins that find several classes (``nudenet``): the ones to redact; empty = its default set."""
+    rotations: list[float] = field(default_factory=lambda: [0.0])
+    """Angles (degrees, counter-clockwise) the frame is turned by before the model, one pass each; 0 = as it
+    is.  Upright-trained models lose faces turned past about 45 degrees (people lying or upside down)."""
 
 
 def _default_detectors() -> list[DetectorConfig]:
     # A full-size sweep every 6th frame discovers faces; a 0.4-scale sweep on
-    # every frame follows them (see configs/default.yaml and BENCHMARKS.md).
+    # every frame follows them; the full-size frame turned a quarter, a half
+    # and three quarters every 12th frame discovers faces lying on their side
+    # or upside down (see configs/default.yaml and BENCHMARKS.md).
     return [
         DetectorConfig(name="centerface", threshold=0.15, scale=1.0, every=6),
         DetectorConfig(name="centerface", threshold=0.2, scale=0.4),
+        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, every=12, rotations=[90.0, 180.0, 270.0]),
     ]
 
 
@@ -90,6 +96,9 @@ class RefineConfig:
     smeared by motion that CenterFace no longer scores); ``none`` turns it off."""
     fallback_threshold: float = 0.5
     """Minimum score the fallback's boxes need; only boxes near the followed face are kept."""
+    turns: list[float] = field(default_factory=lambda: [45.0, 315.0, 90.0, 270.0, 180.0])
+    """A window whose model finds nothing at the followed face's own angle tries it turned by these
+    further angles (degrees, in order, until one finds it): a head that rolls over keeps its track."""
 
 
 @dataclass
@@ -551,6 +560,10 @@ def _check_ranges(obj: Any, path: str) -> None:
         _check_span(obj.start, obj.end, path, exclusive=isinstance(obj, AudioRange))
     if isinstance(obj, IdentityConfig) and not obj.distinct <= obj.confirm <= obj.threshold:
         raise ConfigError(f"{path}: expected distinct <= confirm <= threshold (a looser rule would keep more than it should)")
+    if isinstance(obj, DetectorConfig) and (not obj.rotations or not all(0 <= a < 360 for a in obj.rotations)):
+        raise ConfigError(f"{path}.rotations: expected one or more angles in [0, 360) degrees, e.g. [0, 90, 180, 270]")
+    if isinstance(obj, RefineConfig) and not all(0 < a < 360 for a in obj.turns):
+        raise ConfigError(f"{path}.turns: expected angles in (0, 360) degrees, e.g. [90, 270, 180], or []")
     if isinstance(obj, DetectConfig) and not obj.detectors:
         raise ConfigError(f"{path}.detectors: at least one detector is required")
     if isinstance(obj, Config):

@@ -36,7 +36,7 @@ from redact.audio import plan as plan_audio
 from redact.audit import AuditLog, default_log_path, sha256_file
 from redact.config import Config, DetectConfig
 from redact.config import load as load_config
-from redact.detect.base import ContrastNormalised, Detector, Shared, TiledDetector, create
+from redact.detect.base import SURE, ContrastNormalised, Detector, Rotations, Shared, TiledDetector, create
 from redact.detect.engine import Runtime, compile_cache
 from redact.detect.refine import TrackRefiner
 from redact.errors import DetectorError, InputError, OutputError, RedactError
@@ -88,7 +88,11 @@ def build_detectors(config: DetectConfig, model_threads: int | None = None) -> l
             det = ContrastNormalised(det)
         if dc.tiles > 1:
             det = TiledDetector(det, dc.tiles, dc.tile_overlap)
-        slots.append(DetectorSlot(det, dc.every, dc.scale >= 1.0 or dc.tiles > 1, f"{i}.{dc.name}"))
+        if dc.rotations != [0]:
+            det = Rotations(det, dc.rotations)
+        # Only an upright pass sees what an upright window would: a turned-only sweep leaves windows due.
+        full_size = (dc.scale >= 1.0 or dc.tiles > 1) and 0 in dc.rotations
+        slots.append(DetectorSlot(det, dc.every, full_size, f"{i}.{dc.name}"))
     return slots
 
 
@@ -223,12 +227,23 @@ def fuse(dets: Detections, iou: float) -> Detections:
     union is the outer box, so nothing is covered less.  No bench face ever
     lies even half inside another face's box; a visible face inside another
     face would have to be in front of it yet smaller.
+
+    Boxes found at different angles (``Detections.angle``) join when either
+    one's centre lies in the other: a face found upright and on a turned
+    copy is framed differently, and the stray second box started a track of
+    its own that covered a kept face for the frames of its extension.
     """
     if len(dets) <= 1:
         return dets
+    dets = dets.filter(~_seen_upright(dets))
     order = np.argsort(-dets.score)
     overlap = iou_matrix(dets.xyxy, dets.xyxy)
     nested = inside_matrix(dets.xyxy, dets.xyxy) >= NESTED
+    # The same face seen on the frame and on a turned copy gets boxes of other shapes (a turned box
+    # maps back to the bounds of its corners): a centre inside the other's box is enough to join.
+    centres = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]) / 2
+    inside = np.all((centres[:, None] >= dets.xyxy[None, :, :2]) & (centres[:, None] <= dets.xyxy[None, :, 2:]), axis=2)
+    nested |= (inside | inside.T) & (dets.angle[:, None] != dets.angle[None, :])
     nested |= nested.T
     taken = np.zeros(len(dets), bool)
     rows = []
@@ -239,9 +254,38 @@ def fuse(dets: Detections, iou: float) -> Detections:
         members[i] = True
         taken |= members
         box = dets.xyxy[members]
-        rows.append((np.array([*box[:, :2].min(0), *box[:, 2:].max(0)]), i))
-    idx = np.array([i for _, i in rows])
-    return Detections(np.stack([b for b, _ in rows]), dets.score[idx], dets.kind[idx], dets.detector[idx])
+        rows.append((np.array([*box[:, :2].min(0), *box[:, 2:].max(0)]), i, _angle_of(dets, members, i)))
+    idx = np.array([i for _, i, _ in rows])
+    return Detections(np.stack([b for b, _, _ in rows]), dets.score[idx], dets.kind[idx], dets.detector[idx],
+                      np.array([a for _, _, a in rows], np.float32))
+
+
+def _seen_upright(dets: Detections) -> np.ndarray:
+    """Boxes from turned copies centred in a box the upright pass is sure of (``SURE``): the same face.
+
+    The upright box frames an upright face; the turned one maps back to the
+    bounds of its corners (taller, or wider), and their union made the
+    ellipse around a face reach a protected timestamp above it.
+    """
+    sure = (dets.angle == 0) & (dets.score >= SURE)
+    if not sure.any() or not (dets.angle != 0).any():
+        return np.zeros(len(dets), bool)
+    centres = (dets.xyxy[:, :2] + dets.xyxy[:, 2:]) / 2
+    boxes = dets.xyxy[sure]
+    inside = np.all((centres[:, None] >= boxes[None, :, :2]) & (centres[:, None] <= boxes[None, :, 2:]), axis=2)
+    inside &= dets.kind[:, None] == dets.kind[sure][None, :]
+    return (dets.angle != 0) & inside.any(axis=1)
+
+
+def _angle_of(dets: Detections, members: np.ndarray, best: int) -> float:
+    """The angle a fused face is followed at: upright where the upright pass was sure of it.
+
+    CenterFace scores a clean upright face about as high on a turned copy as
+    on the frame itself; following it turned would send its windows to look
+    at it sideways for no reason.
+    """
+    upright = members & (dets.angle == 0) & (dets.score >= SURE)
+    return 0.0 if upright.any() else float(dets.angle[best])
 
 
 ProgressFn = Callable[[str, int, int], None]

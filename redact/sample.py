@@ -45,6 +45,8 @@ class FacePath:
     flip: bool = False
     person: str = "astronaut"
     """Whose photo: ``astronaut`` (scikit-image) or ``hopper`` (matplotlib's sample data)."""
+    angle: float = 0.0
+    """In-plane turn of the face, degrees counter-clockwise (180 = upside down, a person lying on the floor)."""
 
 
 @dataclass
@@ -173,6 +175,10 @@ def render_frames(width: int, height: int, frames: int, paths: list[FacePath], s
             tile = cv2.resize(crop, (round(crop.shape[1] * s), round(crop.shape[0] * s)), interpolation=cv2.INTER_AREA)
             if p.flip:
                 tile = tile[:, ::-1]
+            if p.angle:
+                # The crops are square around the face, so the turn keeps it in the tile's middle.
+                turn = cv2.getRotationMatrix2D((tile.shape[1] / 2, tile.shape[0] / 2), p.angle, 1.0)
+                tile = cv2.warpAffine(tile, turn, (tile.shape[1], tile.shape[0]), borderMode=cv2.BORDER_REFLECT)
             x = round(p.start[0] + (p.end[0] - p.start[0]) * a)
             y = round(p.start[1] + (p.end[1] - p.start[1]) * a)
             # Paste with clipping at the frame edges.
@@ -183,7 +189,13 @@ def render_frames(width: int, height: int, frames: int, paths: list[FacePath], s
             img[ty1:ty2, tx1:tx2] = tile[ty1 - y : ty2 - y, tx1 - x : tx2 - x]
             bx1 = x + (tile.shape[1] - round(fx2 * s) if p.flip else round(fx1 * s))
             bx2 = bx1 + round((fx2 - fx1) * s)
-            box = (max(0, bx1), max(0, y + round(fy1 * s)), min(width, bx2), min(height, y + round(fy2 * s)))
+            by1, by2 = y + round(fy1 * s), y + round(fy2 * s)
+            if p.angle:  # the turned face's bounds, about the tile's centre
+                cx, cy, r = x + tile.shape[1] / 2, y + tile.shape[0] / 2, np.deg2rad(p.angle)
+                hw = ((bx2 - bx1) * abs(np.cos(r)) + (by2 - by1) * abs(np.sin(r))) / 2
+                hh = ((bx2 - bx1) * abs(np.sin(r)) + (by2 - by1) * abs(np.cos(r))) / 2
+                bx1, by1, bx2, by2 = round(cx - hw), round(cy - hh), round(cx + hw), round(cy + hh)
+            box = (max(0, bx1), max(0, by1), min(width, bx2), min(height, by2))
             if box[2] > box[0] and box[3] > box[1]:
                 boxes.append(box)
         drawn = []

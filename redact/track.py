@@ -72,19 +72,22 @@ class LiveTrack(NamedTuple):
     seen: np.ndarray | None = None
     """Its last detected box (xyxy); None = ``box``.  Its size is what was seen, while the
     predicted box also grows or shrinks with the velocity of its edges."""
+    angle: float = 0.0
+    """The turn (degrees) under which its last detection stood upright (``Detections.angle``)."""
 
 
 class _Live:
     """Motion state of a track that may still receive detections."""
 
-    __slots__ = ("track", "box", "velocity", "last_frame", "run")
+    __slots__ = ("track", "box", "velocity", "last_frame", "run", "angle")
 
-    def __init__(self, track: Track, box: np.ndarray, frame: int):
+    def __init__(self, track: Track, box: np.ndarray, frame: int, angle: float = 0.0):
         self.track = track
         self.box = box
         self.velocity = np.zeros(4, np.float32)
         self.last_frame = frame
         self.run = 1
+        self.angle = angle
 
     def predict(self, frame: int) -> np.ndarray:
         return self.box + self.velocity * (frame - self.last_frame)
@@ -121,6 +124,7 @@ class Tracker:
                 lv.run,
                 float(np.abs(lv.velocity).max()),
                 lv.box,
+                lv.angle,
             )
             for lv in self._live
             if frame - lv.last_frame <= self.config.max_coast + 1 and (kinds is None or lv.track.kind in kinds)
@@ -166,7 +170,7 @@ class Tracker:
             track = Track(id=self._next_id, kind=str(dets.kind[d]))
             self._next_id += 1
             self.tracks.append(track)
-            live = _Live(track, dets.xyxy[d].copy(), frame)
+            live = _Live(track, dets.xyxy[d].copy(), frame, float(dets.angle[d]))
             self._live.append(live)
             track.add(frame, dets.xyxy[d], float(dets.score[d]), str(dets.detector[d]))
 
@@ -174,6 +178,7 @@ class Tracker:
     def _add(live: _Live, frame: int, dets: Detections, d: int) -> None:
         box = dets.xyxy[d].copy()
         live.update(box, frame)
+        live.angle = float(dets.angle[d])
         live.track.add(frame, box, float(dets.score[d]), str(dets.detector[d]))
 
 

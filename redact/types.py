@@ -116,6 +116,9 @@ class Detections:
     score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     kind: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     detector: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    angle: np.ndarray | None = None
+    """Degrees (counter-clockwise) the frame was turned for the detector to find each face upright;
+    0 = found in the frame as it is (:mod:`redact.detect.rotate`).  None fills in zeros."""
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
@@ -123,7 +126,8 @@ class Detections:
         self.score = np.asarray(self.score, np.float32).reshape(-1)
         self.kind = np.asarray(self.kind, object).reshape(-1)
         self.detector = np.asarray(self.detector, object).reshape(-1)
-        for name in ("score", "kind", "detector"):
+        self.angle = np.zeros(n, np.float32) if self.angle is None else np.asarray(self.angle, np.float32).reshape(-1)
+        for name in ("score", "kind", "detector", "angle"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Detections.{name} has {len(getattr(self, name))} rows, xyxy has {n}")
 
@@ -138,7 +142,7 @@ class Detections:
         return len(self.xyxy)
 
     def filter(self, mask: np.ndarray) -> Detections:
-        return Detections(self.xyxy[mask], self.score[mask], self.kind[mask], self.detector[mask])
+        return Detections(self.xyxy[mask], self.score[mask], self.kind[mask], self.detector[mask], self.angle[mask])
 
     @staticmethod
     def concat(parts: list[Detections]) -> Detections:
@@ -150,6 +154,7 @@ class Detections:
             np.concatenate([p.score for p in parts]),
             np.concatenate([p.kind for p in parts]),
             np.concatenate([p.detector for p in parts]),
+            np.concatenate([p.angle for p in parts]),
         )
 
 

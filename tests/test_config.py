@@ -42,7 +42,8 @@ def test_defaults_load():
     assert cfg == Config()
     assert cfg.digest() == from_dict({}).digest()
     assert cfg.render.style == "fill"
-    assert [(d.name, d.scale, d.every) for d in cfg.detect.detectors] == [("centerface", 1.0, 6), ("centerface", 0.4, 1)]
+    assert [(d.name, d.scale, d.every, d.rotations) for d in cfg.detect.detectors] == [
+        ("centerface", 1.0, 6, [0]), ("centerface", 0.4, 1, [0]), ("centerface", 1.0, 12, [90, 180, 270])]
     assert cfg.detect.refine.detector == "centerface"
 
 
@@ -277,7 +278,7 @@ def test_override_out_of_range_index_errors_clearly():
         load(overrides=["detect.detectors.5.tiles=3"])
     msg = str(e.value)
     assert msg.startswith("detect.detectors.5: index 5 out of range")
-    assert "2 items" in msg
+    assert "3 items" in msg
 
 
 def test_override_non_numeric_index_errors():

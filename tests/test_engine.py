@@ -130,7 +130,8 @@ def test_config_chooses_the_engine_and_the_analysis_records_it(tmp_path):
     config = Config()
     config.detect.engine = "onnxruntime"
     slots = build_detectors(config.detect, model_threads=1)
-    assert {s.detector.runtime for s in slots} == {Runtime("onnxruntime", "auto", 1)}
+    # The turned sweep wraps its model (Rotations): the runtime is the model's.
+    assert {getattr(s.detector, "inner", s.detector).runtime for s in slots} == {Runtime("onnxruntime", "auto", 1)}
     assert build_refiner(config.detect, model_threads=1).detector.runtime.engine == "onnxruntime"
 
     sample = make_sample(tmp_path / "s.mp4", seconds=0.5, fps=10, audio=False)

@@ -144,7 +144,7 @@ def test_detector_missing_every_third_frame_still_redacts_every_frame(clips, tmp
 
 def test_faces_are_covered_before_their_first_detection(clips, tmp_path):
     sample = clips["basic"]
-    config = load(None, ["detect.detectors.0.every=1", "render.extend_before=8"])
+    config = load(None, ["detect.detectors.0.every=1", "detect.detectors.2.every=1", "render.extend_before=8"])
     _, result = _scripted_run(sample, tmp_path / "out.mp4", config, skip=lambda i: i < 8)
     assert_faces_redacted(sample, decode_all(result.output), decode_all(sample.path))
 
@@ -215,7 +215,8 @@ def test_a_head_that_turns_away_stays_covered_while_it_is_held(tmp_path):
     held = run(path, tmp_path / "held.mp4", load(overrides=solid))
     detected = {rec["frame"] for rec in read_audit(held.audit_log) if rec.get("type") == "frame"
                 for g in rec["regions"] if g["source"] == "detected"}
-    assert len(detected) >= 10 and max(detected) < turned + 3, f"the detector should lose the head ({sorted(detected)})"
+    # Windows that turn to look for a lost face find the hair blob a frame or two longer.
+    assert len(detected) >= 10 and max(detected) < turned + 6, f"the detector should lose the head ({sorted(detected)})"
     assert bare(held) == []
     plain = run(path, tmp_path / "plain.mp4", load(overrides=[*solid, "render.hold_after=0"]))
     assert bare(plain) and min(bare(plain)) == max(detected) + 8 + 1

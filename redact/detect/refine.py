@@ -56,7 +56,8 @@ import cv2
 import numpy as np
 
 from redact.config import RefineConfig
-from redact.detect.base import Detector, create
+from redact.detect.base import Detector, create, drop_huge_unsure
+from redact.detect.rotate import normalise, rotate_square
 from redact.track import LiveTrack
 from redact.types import PLACED, Detections
 
@@ -67,6 +68,18 @@ FALLBACK_MIN_FACE = 32
 """Smaller expected faces (px, larger side) get no second look.  BlazeFace's short-range model
 is made for faces filling much of its 128 px input: on five bench videos it looked at faces
 under 32 px 1,245 times and kept 6 boxes, a third of the windows' time on the plaza clip."""
+
+
+TURN_GAP = 2
+"""A window looks for its face at other angles only on the first frames after the face was last seen.
+A face that rolled over is found again at once; one that left or went behind something is not found at
+any angle, and looking again on every frame of its gap cost up to five windows a frame (pub02's crowd of
+small passers-by ran twice as many windows)."""
+
+HUGE_IN_WINDOW = 0.7
+"""A box in a window larger than this share of the window's side needs a sure score (``base.SURE``): the
+followed face fills a third of it, and around a large face the window shows clutter small enough for the
+model to call a face the size of the frame."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,10 @@ class Window:
     """Side (px) of the model input it is resized to; 0 = the configured ``input_size``."""
     face: tuple[float, float, float, float] | None = None
     """Where the followed face should be (xyxy, frame pixels): its last detected size at the predicted centre."""
+    angle: float = 0.0
+    """Turn (degrees, counter-clockwise) under which the followed face was last found upright."""
+    turn: bool = False
+    """Whether to look at other angles if the face is not found at ``angle`` (see ``TURN_GAP``)."""
 
 
 class TrackRefiner:
@@ -130,7 +147,10 @@ class TrackRefiner:
         for track in live:
             box, gap = track.box, track.gap
             w, h = float(box[2] - box[0]), float(box[3] - box[1])
-            if gap > c.max_gap or track.best < c.min_score or (h > c.max_face and not swept):
+            # A turned face is one the upright sweeps see less well: it gets its window up to twice max_face
+            # (larger faces the upright model still scored 0.6 or more at any angle).
+            turned = bool(track.angle) and h <= 2 * c.max_face
+            if gap > c.max_gap or track.best < c.min_score or (h > c.max_face and not swept and not turned):
                 continue
             if len(centres) and np.any(np.all((centres >= box[:2]) & (centres <= box[2:]), axis=1)):
                 continue
@@ -146,31 +166,48 @@ class TrackRefiner:
                 # Motion unknown: look as far as the face may have gone, at the usual magnification.
                 win = _square(cx, cy, reach / 2, width, height)
                 size = -(-round(c.input_size * (win.x2 - win.x1) / side) // _ALIGN) * _ALIGN
-                windows.append(Window(win.x1, win.y1, win.x2, win.y2, size, predicted))
+                windows.append(Window(win.x1, win.y1, win.x2, win.y2, size, predicted, track.angle, gap <= TURN_GAP))
             else:
                 win = _square(cx, cy, side / 2, width, height)
-                windows.append(Window(win.x1, win.y1, win.x2, win.y2, face=predicted))
+                windows.append(
+                    Window(win.x1, win.y1, win.x2, win.y2, face=predicted, angle=track.angle, turn=gap <= TURN_GAP)
+                )
         return windows
 
     def detect(self, image: np.ndarray, windows: list[Window]) -> Detections:
         parts = []
         for win in windows:
-            w, h = win.x2 - win.x1, win.y2 - win.y1
-            if w < 4 or h < 4:
+            if win.x2 - win.x1 < 4 or win.y2 - win.y1 < 4:
                 continue
-            size = win.size or self.config.input_size
-            crop = cv2.resize(image[win.y1 : win.y2, win.x1 : win.x2], (size, size), interpolation=cv2.INTER_LINEAR)
-            d = self.detector.detect(crop)
-            self.windows_run += 1
-            if len(d):
-                d.xyxy *= np.array([w / size, h / size, w / size, h / size], np.float32)
-                d.xyxy += np.array([win.x1, win.y1, win.x1, win.y1], np.float32)
-                parts.append(d)
+            d = self._look(image, win, win.angle)
+            if win.turn and win.face is not None and not _continues(d, win.face):
+                # Lost at its angle: the head may have turned over (rolled onto its side, pushed down).
+                for turn in self.config.turns:
+                    again = self._look(image, win, win.angle + turn)
+                    if _continues(again, win.face):
+                        d = Detections.concat([d, again])
+                        break
+            parts.append(d)
             if self._second_look_due(win.face) and not _continues(d, win.face):
-                found = self._second_look(image, win.face)
+                found = self._second_look(image, win.face, win.angle)
                 if len(found):
                     parts.append(found)
         return Detections.concat(parts)
+
+    def _look(self, image: np.ndarray, win: Window, angle: float) -> Detections:
+        """The window's model on the window turned by ``angle``; boxes in frame pixels."""
+        w, h = win.x2 - win.x1, win.y2 - win.y1
+        size = win.size or self.config.input_size
+        crop = cv2.resize(image[win.y1 : win.y2, win.x1 : win.x2], (size, size), interpolation=cv2.INTER_LINEAR)
+        turned = rotate_square(crop, normalise(angle))
+        # The followed face fills a third of the window; a box twice its size is clutter unless sure.
+        d = drop_huge_unsure(self.detector.detect(turned.image), HUGE_IN_WINDOW * size)
+        self.windows_run += 1
+        if len(d):
+            d = turned.detections_back(d, size, size)
+            d.xyxy *= np.array([w / size, h / size, w / size, h / size], np.float32)
+            d.xyxy += np.array([win.x1, win.y1, win.x1, win.y1], np.float32)
+        return d
 
     def _second_look_due(self, face: tuple[float, float, float, float] | None) -> bool:
         return (
@@ -179,7 +216,7 @@ class TrackRefiner:
             and max(face[2] - face[0], face[3] - face[1]) >= FALLBACK_MIN_FACE
         )
 
-    def _second_look(self, image: np.ndarray, face: tuple[float, float, float, float]) -> Detections:
+    def _second_look(self, image: np.ndarray, face: tuple[float, float, float, float], angle: float = 0.0) -> Detections:
         """The fallback model around where the followed face should be (``face``): where it is.
 
         The fallback sees a square of twice the face's size (it resizes it to
@@ -202,10 +239,12 @@ class TrackRefiner:
         sq = _square((face[0] + face[2]) / 2, (face[1] + face[3]) / 2, side, width, height)
         if sq.x2 - sq.x1 < 4 or sq.y2 - sq.y1 < 4:
             return Detections()
-        d = self.fallback.detect(image[sq.y1 : sq.y2, sq.x1 : sq.x2])
+        turned = rotate_square(np.ascontiguousarray(image[sq.y1 : sq.y2, sq.x1 : sq.x2]), angle)
+        d = self.fallback.detect(turned.image)
         self.fallbacks_run += 1
         if not len(d):
             return d
+        d = turned.detections_back(d, sq.x2 - sq.x1, sq.y2 - sq.y1)
         d.xyxy += np.array([sq.x1, sq.y1, sq.x1, sq.y1], np.float32)
         d = d.filter(_centres_in(d, _grown(face, -0.25)) & _similar_size(d, face))
         half = np.array([face[0] - face[2], face[1] - face[3]], np.float32) / 2
