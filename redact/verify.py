@@ -4,7 +4,9 @@ A check to run before publishing, by a person or a batch: it must not share
 the blind spots of the run it checks, so it uses a different detector setup
 from ``redact run``'s defaults (CenterFace at full size every 6th frame and at
 0.4 scale on every frame, windows around small faces), and it must not cry
-wolf, or people stop reading it.
+wolf, or people stop reading it.  Both kinds of model are trained on upright
+faces, so CenterFace also scans the frame turned 90, 180 and 270 degrees, for
+people lying on the floor or filmed upside down.
 
 **With the input** (``against``), input and output are decoded in lockstep and
 both are scanned.  A box counts only where the output still looks like the
@@ -26,6 +28,19 @@ ground-truth face in every frame):
   longer; on a low-light sample it found more faces at score 0.5 (74 % vs
   64 % of face-frames) but not at 0.3-0.4: not adopted without a full
   calibration.
+- *Turned copies* (:class:`~redact.detect.base.Rotations`; boxes mapped back
+  to the upright frame, the angle kept in the report): the models lose faces
+  turned past about 45 degrees.  CenterFace only, at 1.0x: on pub09-pub11's
+  face-frames tilted 45 degrees or more (every 5th frame, 149), 1.5x found
+  46 % at score 0.65 and 1.0x 44 %, for 2.3x the time.  Thresholds are set
+  above the upright ones (0.65 / 0.7 / 0.75): a turned copy makes faces of
+  heads seen from above, 0.51-0.57 in pub02's overhead crowd, the nearest
+  false alarms on all 11 bench videos (each input against a fill of every
+  ground-truth face and mark, every 5th frame; none on the fill shapes).
+  With them verify finds 46 % of the face-frames tilted 45-135 degrees in
+  the input (24 % upright only) and 33 % of those past 135 (none); the
+  faces lying in pub11's low light stay unfound (5 %).  ``--no-rotations``
+  (:meth:`VerifySettings.upright`) leaves them out.
 - *BlazeFace full-range on the frame and 3 x 3 tiles*: a second model family
   (CenterFace also does the production run), for under 10 % of CenterFace's
   time.  It needs a high score: at 0.6-0.8 it fires on heads seen from
@@ -54,7 +69,8 @@ finds is not flagged either.  A clean report is evidence, not proof.
 
 Calibration, ``verify OUTPUT --against INPUT`` on each bench video's
 ``redact run`` output (correct) and on a copy with one victim pasted back
-from the input (its box plus 25 %) for frames 50-89 (under-redacted).
+from the input (its box plus 25 %) for frames 50-89 (under-redacted),
+before the turned copies were added (calibrated on their own, above).
 Seconds on 2 cores shared with other jobs (load 2-12: times vary 2-3x):
 
     video              frames | correct: suspects   s | under-redacted: leak frames flagged, others   s
@@ -74,8 +90,12 @@ crowds lowest), in half the time.
 Cost: with the input both pictures are scanned, each by CenterFace at 2.25x
 the pixels of a full-size pass: about 0.4 s per 720p frame (0.8 s at
 1080p) on two lightly loaded cores, 0.2 s without the input; several times
-a ``redact run``.  ``every`` trades frames for time.  The report is JSON
-(geometry, scores, similarity; never pixels); the contact sheet PNG holds
+a ``redact run``.  The turned copies about double that: on pub09 (720p,
+every 5th frame, with the input, 2 cores under load 9) 1.06 s a frame
+against 0.55 s with ``--no-rotations``; three 1.0x copies cost about what
+the upright probes do (0.20-0.23 s against 0.21-0.25 s a 720p picture).
+``every`` trades frames for time.  The report is JSON (geometry, scores,
+similarity, the angle; never pixels); the contact sheet PNG holds
 crops of the output, that is of the faces it shows, and is written only
 when there are suspects.
 """
@@ -100,7 +120,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from redact import __version__
 from redact.audit import sha256_file
-from redact.detect.base import Detector, TiledDetector, create
+from redact.detect.base import Detector, Rotations, TiledDetector, create
 from redact.errors import ConfigError, DetectorError, InputError, RedactError
 from redact.io import FrameReader, probe
 from redact.io.writer import check_output, temp_path_for
@@ -121,6 +141,10 @@ class Probe:
     input (``on_output``; set higher, because the output detector also reacts
     to the redaction shapes themselves); without one, the score is the only
     evidence (``alone``).
+
+    ``angles`` are the turns (degrees counter-clockwise) of the picture the
+    probe scans, boxes mapped back to the upright picture
+    (:class:`~redact.detect.base.Rotations`); ``(0,)`` is the picture as it is.
     """
 
     label: str
@@ -132,11 +156,20 @@ class Probe:
     tiles: int = 1
     overlap: float = 0.25
     full_frame: bool = True
+    angles: tuple[float, ...] = (0.0,)
+
+    @property
+    def turned(self) -> bool:
+        """Whether this probe scans turned copies (any angle but 0)."""
+        return any(a % 360 for a in self.angles)
 
 
 DEFAULT_PROBES: tuple[Probe, ...] = (
     Probe("centerface@1.5x", "centerface", on_input=0.5, on_output=0.65, alone=0.7, scale=1.5),
     Probe("blazeface_full@3x3", "blazeface_full", on_input=0.85, on_output=0.9, alone=0.9, tiles=3),
+    Probe(
+        "centerface@1.0x/turned", "centerface", on_input=0.65, on_output=0.7, alone=0.75, angles=(90.0, 180.0, 270.0)
+    ),
 )
 
 
@@ -151,6 +184,10 @@ class VerifySettings:
     """Fraction of a box's width and height, centred, that is compared (the face without hair and background)."""
     min_size: int = 14
     """Boxes whose shorter side is below this many pixels are ignored (not identifiable; background noise)."""
+
+    def upright(self) -> VerifySettings:
+        """These settings without the probes that scan turned copies (``redact verify --no-rotations``)."""
+        return dataclasses.replace(self, probes=tuple(p for p in self.probes if not p.turned))
 
     def to_json(self) -> dict:
         return {
@@ -169,7 +206,9 @@ class Suspect:
     which picture the detector found it in: ``output``, or ``input`` (a face
     of the original whose centre is unchanged in the output).  ``similarity``
     is :func:`similarity` of the box's centre between output and input,
-    ``None`` without an input to compare with.
+    ``None`` without an input to compare with.  ``angle`` is the turn of the
+    picture (degrees counter-clockwise) in which ``detector`` found the face,
+    0 for the picture as it is.
     """
 
     frame: int
@@ -179,6 +218,7 @@ class Suspect:
     detector: str
     side: str
     similarity: float | None
+    angle: float = 0.0
 
     def to_json(self) -> dict:
         return {
@@ -189,6 +229,7 @@ class Suspect:
             "detector": self.detector,
             "side": self.side,
             "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "angle": self.angle,
         }
 
 
@@ -252,6 +293,8 @@ class Ensemble:
             det: Detector = create(p.plugin, threshold=floor, scale=p.scale)
             if p.tiles > 1:
                 det = TiledDetector(det, p.tiles, p.overlap, full_frame=p.full_frame)
+            if p.turned:
+                det = Rotations(det, list(p.angles))
             try:
                 det.load()
             except RedactError:
@@ -270,7 +313,10 @@ class Ensemble:
         for p, det in zip(self.probes, self._detectors):
             d = det.detect(image)
             if len(d):
-                parts.append(Detections.of(d.xyxy, d.score, "face", p.label))
+                n = len(d)
+                parts.append(
+                    Detections(d.xyxy, d.score, np.full(n, "face", object), np.full(n, p.label, object), d.angle)
+                )
         return Detections.concat(parts)
 
 
@@ -399,9 +445,10 @@ class _Sheet:
             oy, ox = y0 + (cell - th) // 2, x0 + (cell - tw) // 2
             sheet[oy : oy + th, ox : ox + tw] = tile
             sim = "" if s.similarity is None else f" sim {s.similarity:.2f}"
+            turn = f" r{s.angle:g}" if s.angle else ""
             lines = (
                 f"f{s.frame} {s.time:.2f}s score {s.score:.2f}",
-                f"{s.detector.split('@')[0]} {'in' if s.side == 'input' else 'out'}{sim}",
+                f"{s.detector.split('@')[0]}{turn} {'in' if s.side == 'input' else 'out'}{sim}",
             )
             for j, (text, size, colour) in enumerate(zip(lines, (0.4, 0.35), ((255, 255, 255), (190, 190, 190)))):
                 cv2.putText(sheet, text, (x0 + 4, y0 + cell + 13 + 15 * j), font, size, colour, 1, cv2.LINE_AA)
@@ -574,7 +621,14 @@ def _scan_frame(fo, fi, width, height, ensemble: Ensemble, settings: VerifySetti
         s = None if np.isnan(sim[i]) else float(sim[i])
         out.append(
             Suspect(
-                fo.index, fo.time, (x1, y1, x2, y2), float(merged.score[i]), str(merged.detector[i]), str(sides[i]), s
+                fo.index,
+                fo.time,
+                (x1, y1, x2, y2),
+                float(merged.score[i]),
+                str(merged.detector[i]),
+                str(sides[i]),
+                s,
+                float(merged.angle[i]),
             )
         )
     return out
