@@ -23,6 +23,7 @@ from redact.sample import FacePath, render_frames
 from redact.track import LiveTrack
 from redact.types import Detections
 from tests.conftest import bare_frames, encode_frames
+from tests.test_refine import _centred_in
 
 W, H = 960, 540
 
@@ -55,11 +56,6 @@ def test_a_diagonal_turn_keeps_every_pixel_and_maps_a_box_back_to_bounds_around_
 def _frame(angle: float, height: int = 48) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     image, (box,), _ = next(render_frames(W, H, 1, [FacePath((400, 200), (400, 200), height, angle=angle)]))
     return image, box
-
-
-def _centred_in(d: Detections, box) -> np.ndarray:
-    centres = (d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2
-    return (centres[:, 0] >= box[0]) & (centres[:, 0] <= box[2]) & (centres[:, 1] >= box[1]) & (centres[:, 1] <= box[3])
 
 
 @pytest.fixture(scope="module")

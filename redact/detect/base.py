@@ -149,7 +149,22 @@ def nms(dets: Detections, iou: float = 0.4) -> Detections:
     return dets.filter(mask)
 
 
-class TiledDetector:
+class Wrapper:
+    """A detector that runs another one (``inner``) its own way: same name and kind, same model to load."""
+
+    def __init__(self, inner: Detector):
+        self.inner = inner
+        self.name = inner.name
+        self.kind = inner.kind
+
+    def load(self) -> None:
+        self.inner.load()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class TiledDetector(Wrapper):
     """Runs a detector on the whole frame and on overlapping tiles, then merges.
 
     Small faces vanish when a 720p frame is squeezed into a 128-192 px model
@@ -157,18 +172,10 @@ class TiledDetector:
     """
 
     def __init__(self, inner: Detector, tiles: int, overlap: float = 0.25, full_frame: bool = True):
-        self.inner = inner
-        self.name = inner.name
-        self.kind = inner.kind
+        super().__init__(inner)
         self.tiles = tiles
         self.overlap = overlap
         self.full_frame = full_frame
-
-    def load(self) -> None:
-        self.inner.load()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def detect(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]
@@ -181,15 +188,15 @@ class TiledDetector:
         return nms(Detections.concat(parts))
 
 
-class Rotations:
+class Rotations(Wrapper):
     """Runs a detector on the frame turned by each of ``angles`` and maps the boxes back.
 
     The face models are trained on upright faces; a face on the floor or
     upside down is upright in one of the turned copies
     (:mod:`redact.detect.rotate`).  Each box carries the angle it was found
     at (``Detections.angle``), so the refiner follows that face in windows
-    turned the same way.  Overlapping boxes from several angles are left for
-    the pipeline's fusion, which takes their union.
+    turned the same way.  Boxes of one face from several angles are left
+    for the pipeline's fusion (``pipeline.fuse``).
 
     A turned copy gives the model more chances to see a face in clutter,
     and CenterFace sometimes answers with a box half the frame wide at a low
@@ -207,16 +214,8 @@ class Rotations:
     HUGE_SURE = 0.8
 
     def __init__(self, inner: Detector, angles: list[float]):
-        self.inner = inner
-        self.name = inner.name
-        self.kind = inner.kind
+        super().__init__(inner)
         self.angles = [float(a) % 360 for a in angles]
-
-    def load(self) -> None:
-        self.inner.load()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def detect(self, image: np.ndarray) -> Detections:
         from redact.detect.rotate import rotate
@@ -248,7 +247,7 @@ def drop_huge_unsure(dets: Detections, limit: float, sure: float = SURE) -> Dete
     return dets.filter((side <= limit) | (dets.score >= sure))
 
 
-class Shared:
+class Shared(Wrapper):
     """One detector serving several sweep workers, one frame at a time.
 
     Each worker normally gets its own copy of every detector, so that frames
@@ -260,23 +259,15 @@ class Shared:
     """
 
     def __init__(self, inner: Detector):
-        self.inner = inner
-        self.name = inner.name
-        self.kind = inner.kind
+        super().__init__(inner)
         self._lock = threading.Lock()
-
-    def load(self) -> None:
-        self.inner.load()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def detect(self, image: np.ndarray) -> Detections:
         with self._lock:
             return self.inner.detect(image)
 
 
-class ContrastNormalised:
+class ContrastNormalised(Wrapper):
     """Runs a detector on a contrast-equalised copy of the frame (CLAHE on luma).
 
     Night, infrared-style and underexposed footage squeezes a face into a few
@@ -286,16 +277,8 @@ class ContrastNormalised:
     """
 
     def __init__(self, inner: Detector, clip_limit: float = 2.0, grid: int = 8):
-        self.inner = inner
-        self.name = inner.name
-        self.kind = inner.kind
+        super().__init__(inner)
         self._clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(grid, grid))
-
-    def load(self) -> None:
-        self.inner.load()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.inner.detect(equalise(image, self._clahe))
