@@ -226,6 +226,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=REPO / "out" / "bench", help="work and result folder")
     ap.add_argument("--skip-redact", action="store_true", help="do not run redact (e.g. while its CLI is not ready)")
     ap.add_argument("--skip-deface", action="store_true", help="do not run deface (neither configuration)")
+    ap.add_argument("--deface-defaults-only", action="store_true",
+                    help="run deface with its defaults only (the speed unit), not also the tuned configuration")
     ap.add_argument("--redact-args", default="",
                     help='extra arguments for "redact run", e.g. "--config configs/fast.yaml" (a single flag: '
                          '--redact-args=--flag); {refs} / {name} expand to the video\'s NAME_refs folder / NAME')
@@ -366,7 +368,7 @@ def encoder_settings(redact_args: list[str]) -> tuple[str, int]:
 
 SPEED_FLAGS = ("amx_bf16", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
 """CPU features that decide how fast redact's models run, named in the run header because the
-ratios depend on them: on the 2-core machines of BENCHMARKS.md, CenterFace in bf16 ran about twice
+ratios depend on them: on the 2-core machines of docs/benchmarks-history.md, CenterFace in bf16 ran about twice
 as fast on AMX (Intel Xeon) as on AVX-512 BF16 alone (AMD EPYC), while deface (float32,
 onnxruntime) took about as long on both."""
 
@@ -443,6 +445,8 @@ def plan_jobs(args: argparse.Namespace, videos: list[Path], preset: str, crf: in
                             audit=True))
         if not args.skip_deface:
             for tool, (_, extra) in DEFACE_CONFIGS.items():
+                if args.deface_defaults_only and tool != SPEED_BASE:
+                    continue
                 jobs.append(job(tool, [deface_exe(), src, "-o", dst(tool), *extra]))
         if args.keep:
             jobs.append(keep_job(vid, out, config_args(run_args)))
