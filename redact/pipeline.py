@@ -97,7 +97,7 @@ def build_detectors(config: DetectConfig, model_threads: int | None = None) -> l
 
 
 def detector_sets(config: DetectConfig, workers: int, model_threads: int | None = None) -> list[list[DetectorSlot]]:
-    """One detector set per sweep worker, in which the mark detectors that skip frames are one shared copy.
+    """One detector set per sweep worker, in which the detectors that skip frames (marks, turned faces) are one copy.
 
     Face detectors are the throughput: every worker needs its own copy to
     detect its frame while the other detects the next.  Text, plate and body
@@ -106,11 +106,15 @@ def detector_sets(config: DetectConfig, workers: int, model_threads: int | None 
     them lowered the redact process's peak with ``publish.yaml`` on the
     1080p bench video from 1,428-1,475 to 1,275-1,297 MiB, with the
     detection pass as fast as before.  One that runs on every frame keeps a
-    copy per worker.
+    copy per worker.  The turned face sweep is shared too: it runs on every
+    12th frame, and a copy per worker held the full-size model compiled for
+    two more 1080p shapes (the peak on the 1080p bench video went to
+    1,971 MiB with a copy each).
     """
     sets = [build_detectors(config, model_threads) for _ in range(workers)]
     for i, slot in enumerate(sets[0]):
-        if workers > 1 and slot.every > 1 and slot.detector.kind not in FACE_KINDS:
+        sparse = slot.detector.kind not in FACE_KINDS or isinstance(slot.detector, Rotations)
+        if workers > 1 and slot.every > 1 and sparse:
             shared = Shared(slot.detector)
             for slots in sets:
                 slots[i] = dataclasses.replace(slots[i], detector=shared)

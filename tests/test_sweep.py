@@ -21,20 +21,22 @@ from redact.types import FACE_KINDS
 PUBLISH = Path(__file__).resolve().parent.parent / "configs" / "publish.yaml"
 
 
-def test_sparse_mark_detectors_are_one_copy_that_every_worker_shares():
+def test_sparse_mark_detectors_and_the_turned_sweep_are_one_copy_that_every_worker_shares():
     config = load(PUBLISH)
     sets = detector_sets(config.detect, workers=2, model_threads=1)
     kinds = [s.detector.kind for s in sets[0]]
     assert "text" in kinds and "body" in kinds and "face" in kinds
-    for first, second in zip(*sets, strict=True):
+    turned = [d.rotations != [0] for d in config.detect.detectors]
+    assert any(turned)
+    for first, second, is_turned in zip(*sets, turned, strict=True):
         assert first.every == second.every and first.label == second.label
-        if first.detector.kind in FACE_KINDS:
+        if first.detector.kind in FACE_KINDS and not is_turned:
             assert first.detector is not second.detector
         else:
             assert first.every > 1
             assert first.detector is second.detector and isinstance(first.detector, Shared)
-    faces = sum(k in FACE_KINDS for k in kinds)
-    assert len(SweepPool(sets).models) == 2 * faces + (len(kinds) - faces)
+    copies = sum(k in FACE_KINDS and not t for k, t in zip(kinds, turned))
+    assert len(SweepPool(sets).models) == 2 * copies + (len(kinds) - copies)
 
 
 def test_a_mark_detector_on_every_frame_or_a_single_worker_gets_no_lock():
