@@ -6,7 +6,7 @@
 Each configuration redacts into its own fresh folder, so nothing is skipped.
 Ray runs on a local instance started here with as many CPUs as the machine
 has (to measure a real cluster, run ``redact run ... --executor ray --address``
-and read its summary).  Prints a table; BENCHMARKS.md holds the latest.
+and read its summary).  Prints a table; docs/benchmarks-history.md holds the latest.
 """
 
 from __future__ import annotations

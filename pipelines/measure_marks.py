@@ -10,7 +10,7 @@ size) must cover >= 80 % of the mark's box inset as the scorer insets it
 printed per scale with the ms per call on this machine, one thread.  The
 cascade is judged by whether a box holds each plate's centre, and its boxes
 holding no plate centre are counted as false.  These numbers chose the text
-detector's scale and stride in configs/publish.yaml (BENCHMARKS.md); the
+detector's scale and stride in configs/publish.yaml (docs/benchmarks-history.md); the
 leak rates come from pipelines/benchmark.py.
 """
 

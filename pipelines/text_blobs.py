@@ -11,7 +11,7 @@ frame (text or plate), *false* otherwise, and the table shows how each rule
 (and other ``MAX_LINE`` values) splits them: how many true blobs a rule
 would drop, and how many false ones and what share of their box area.
 False blobs' area is what paints out the picture, so that is the column
-the rules are judged by (BENCHMARKS.md, issue 5).
+the rules are judged by (docs/benchmarks-history.md, issue 5).
 """
 
 from __future__ import annotations

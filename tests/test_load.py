@@ -1,7 +1,7 @@
 """Load: a batch of 200 short clips with two local jobs finishes with every output correct and flat memory.
 
 The throughput of this and of the Ray executor on the same files is in
-BENCHMARKS.md (``pipelines/batch_load.py``); here only correctness and memory
+docs/benchmarks-history.md (``pipelines/batch_load.py``); here only correctness and memory
 are asserted, never speed.
 """
 

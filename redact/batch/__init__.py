@@ -31,13 +31,13 @@ log = logging.getLogger(__name__)
 SUMMARY_NAME = "redact-batch.json"
 LOCK_NAME = ".redact-batch.lock"
 JOB_MEMORY_GIB = 2.0
-"""What one job may need at 1080p with every detector on (BENCHMARKS.md measures 1.6 GiB)."""
+"""What one job may need at 1080p with every detector on (docs/benchmarks-history.md measures 1.6 GiB)."""
 
 
 def default_jobs() -> int:
     """One job per core, fewer when memory would not hold them.
 
-    Measured on two cores (BENCHMARKS.md, "Batches"): two single-threaded jobs
+    Measured on two cores (docs/benchmarks-history.md, "Batches"): two single-threaded jobs
     beat one job detecting on two frames at once by 17 % at 720p and 2x on
     short clips, where each file's fixed costs (probe, three ffmpeg starts,
     hashing) leave a lone job's second core idle.

@@ -3,7 +3,7 @@
 Both read the model files the registry packages ship; neither downloads
 anything.  OpenVINO is the default because it is much faster on the CPUs
 these jobs run on (``pipelines/compare_engines.py`` on the 2-core Xeon of
-BENCHMARKS.md at ``b98b2a3``: one thread, one 720p frame, a whole ``detect()``
+docs/benchmarks-history.md at ``b98b2a3``: one thread, one 720p frame, a whole ``detect()``
 call with its resize and decoding):
 
 ======================  ===========  ===============  ================
@@ -21,7 +21,7 @@ where the CPU computes it natively (AMX or AVX-512 BF16; OpenVINO reports
 ``BF16``), elsewhere the same code runs in float32.  bf16 keeps 8 bits of
 mantissa: on every 4th frame of the bench, CenterFace found the same
 ground-truth faces within two either way per video at each scale
-(BENCHMARKS.md, ``pipelines/compare_engines.py``).  ``precision: f32`` is
+(docs/benchmarks-history.md, ``pipelines/compare_engines.py``).  ``precision: f32`` is
 there for runs whose numbers should not depend on the CPU's instruction set.
 
 OpenVINO compiles a model for one input shape at a time (a dynamic shape
@@ -129,7 +129,7 @@ class OnnxModel:
     H, W) RGB 0-255 (CenterFace).  OpenVINO then converts inside the
     compiled model (its PrePostProcessor): the caller fills a quarter of
     the bytes, and CenterFace's ``detect()`` is ~9 % faster on a 720p frame
-    (47.6 to 43.2 ms at full size, one thread, bf16; BENCHMARKS.md).
+    (47.6 to 43.2 ms at full size, one thread, bf16; docs/benchmarks-history.md).
     onnxruntime converts in numpy first, as the plug-in used to.
 
     Not thread-safe: every worker thread owns its own instance (and so its

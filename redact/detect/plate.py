@@ -4,7 +4,7 @@ Not in any preset: on the bench's plates (Russian and EU, 12-40 px
 characters, perspective and blur) the text detector already covers the
 characters of 97-98 % of plate instances, while this cascade found the
 centre of 81-90 % and added one to three false boxes a frame, at a similar
-cost (BENCHMARKS.md).  It is here for footage where plates are the main
+cost (docs/benchmarks-history.md).  It is here for footage where plates are the main
 concern and an independent second opinion is worth its cost: its boxes are
 ``kind = "plate"`` and painted in ``render.plate``'s style.
 """

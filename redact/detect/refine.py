@@ -33,7 +33,7 @@ window every other frame only (``slow``): the render interpolates its box on
 the frame between two sightings, and for a face that moved a fraction of its
 size the interpolated box is where the face is.  On the crowd of the bench
 (pub02), where windows took a quarter of the CPU time, that ran 1,427
-windows instead of 2,402 (BENCHMARKS.md).
+windows instead of 2,402 (docs/benchmarks-history.md).
 
 Motion blur is where one model is not enough.  A 48 px face smeared by a
 fast pan (the bench's pub04, drawn with seed 2) scored under 0.15 with

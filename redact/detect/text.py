@@ -65,7 +65,7 @@ Thicker blobs are what the model makes of things that are not writing:
 sensor noise around faces and bright objects, a row of pedestrians' legs or
 of parked cars, scored 0.9 and more.  With the limit at 0.12 they painted
 out 22 % of the picture on the bench's infrared clip with ``publish.yaml``,
-5 % at 0.07 (BENCHMARKS.md, issue 5).  Larger text (a badge filling the
+5 % at 0.07 (docs/benchmarks-history.md, issue 5).  Larger text (a badge filling the
 picture) must be marked with ``--region``."""
 
 

@@ -6,7 +6,7 @@ rarely for the tracker to learn its motion.  If it walks a few face widths
 between two sightings, the tracker's gate misses it and starts a new track:
 the first track's box is carried past its end, the second's before its
 start, and the face crosses the gap between them unredacted (pub01 on a CPU
-without AMX, frame 21: BENCHMARKS.md).
+without AMX, frame 21: docs/benchmarks-history.md).
 
 After tracking, when every track's ends are known, each track that ends is
 paired with at most one face track that starts within ``max_gap`` frames,

@@ -6,7 +6,7 @@ track's first and after its last detection the edge box is carried for
 from outside the detector's reach.  Every inferred box grows with its distance
 in frames from the nearest detection: the further from evidence, the less we
 know where the face is (a small face that accelerates during a 20-frame gap
-is 10 px off its interpolated path; see BENCHMARKS.md).  An extended box also
+is 10 px off its interpolated path; see docs/benchmarks-history.md).  An extended box also
 covers where the track's recent motion would carry it, as well as where it was
 last seen, so a face walking out of view is followed rather than left behind.
 An established face lost slowly in view is held for ``hold_after`` frames
@@ -127,7 +127,7 @@ class RegionPlanner:
         and it is usually still there.  On bench videos made with other seeds
         than the public set, a 22 px face in low light was lost for the last
         19 frames of its video, and a face whose eyes a badge covered for the
-        last 41 (BENCHMARKS.md).  Applied to every track, a longer extension
+        last 41 (docs/benchmarks-history.md).  Applied to every track, a longer extension
         more than doubled over-redaction; held this way it cost 0.1-0.2
         points.  In keep mode it first cost 3 points of kept faces visible, until
         a hold ended where another face shows (:meth:`_found_again`).
@@ -296,7 +296,7 @@ def _carried(box: np.ndarray, velocity: np.ndarray, dt: int, reach: float) -> np
     on frames 236-242; at 8 (the default ``extend_after``) its centre is
     covered on 236-240 (its edge lags: the track's last boxes grew slower
     than it moved), 241-242 stay bare after the extension ends; +0.03 points
-    of over-redaction on the bench's mean (BENCHMARKS.md).
+    of over-redaction on the bench's mean (docs/benchmarks-history.md).
     """
     # Plain floats: numpy's per-call overhead on 4-element arrays made this the
     # render's costliest Python function (0.12 ms a call, ~3,000 calls a video).
