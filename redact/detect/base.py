@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from redact.detect.rotate import rotate
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -218,8 +219,6 @@ class Rotations(Wrapper):
         self.angles = [float(a) % 360 for a in angles]
 
     def detect(self, image: np.ndarray) -> Detections:
-        from redact.detect.rotate import rotate
-
         h, w = image.shape[:2]
         parts = []
         for angle in self.angles:

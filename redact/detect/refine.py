@@ -57,7 +57,7 @@ import numpy as np
 
 from redact.config import RefineConfig
 from redact.detect.base import Detector, create, drop_huge_unsure
-from redact.detect.rotate import normalise, rotate_square
+from redact.detect.rotate import rotate_square
 from redact.track import LiveTrack
 from redact.types import PLACED, Detections
 
@@ -199,7 +199,7 @@ class TrackRefiner:
         w, h = win.x2 - win.x1, win.y2 - win.y1
         size = win.size or self.config.input_size
         crop = cv2.resize(image[win.y1 : win.y2, win.x1 : win.x2], (size, size), interpolation=cv2.INTER_LINEAR)
-        turned = rotate_square(crop, normalise(angle))
+        turned = rotate_square(crop, angle)
         # The followed face fills a third of the window; a box twice its size is clutter unless sure.
         d = drop_huge_unsure(self.detector.detect(turned.image), HUGE_IN_WINDOW * size)
         self.windows_run += 1
