@@ -1,7 +1,10 @@
 """Configuration: YAML presets -> validated, typed dataclasses.
 
-Precedence is flag > ``--set`` > ``--config`` file > defaults.  Every key is
-checked: an unknown key or a value of the wrong type is a ``ConfigError``
+Precedence is flag > ``--set`` > ``--config`` file > defaults.  A file holds
+only the keys it changes: it is merged over the defaults section by section,
+and a list it gives replaces the default list whole.  Every key is checked:
+an unknown key, a value of the wrong type or one outside the range declared
+beside its field (``Annotated[float, Range(0.0, 1.0)]``) is a ``ConfigError``
 naming the full key path (``render.padding``), because a typo that silently
 falls back to a default could mean a face left visible.
 """
@@ -13,34 +16,68 @@ import hashlib
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 
 from redact.errors import ConfigError
 
 
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds of a number field, declared in its annotation: ``Annotated[int, Range(0, 51)]``."""
+
+    lo: float
+    hi: float
+
+    def error(self, value: Any) -> str | None:
+        # Written so that NaN, which compares false with everything, is outside.
+        return None if self.lo <= value <= self.hi else f"{value} is outside [{self.lo}, {self.hi}]"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition on a field that is not a plain range (a list's length, angles), and what it expects."""
+
+    ok: Callable[[Any], bool]
+    expected: str
+
+    def error(self, value: Any) -> str | None:
+        return None if self.ok(value) else self.expected
+
+
+BGR = Rule(lambda c: len(c) == 3 and all(0 <= v <= 255 for v in c), "expected three values 0-255 (B, G, R)")
+ANGLES = Rule(
+    lambda a: bool(a) and all(0 <= v < 360 for v in a),
+    "expected one or more angles in [0, 360) degrees, e.g. [0, 90, 180, 270]",
+)
+TURNS = Rule(lambda a: all(0 < v < 360 for v in a), "expected angles in (0, 360) degrees, e.g. [90, 270, 180], or []")
+AT_LEAST_ONE_DETECTOR = Rule(bool, "at least one detector is required")
+
+
 @dataclass
 class DetectorConfig:
     name: str = "blazeface_full"
     """Registered plug-in name (see ``redact detectors``)."""
-    threshold: float = 0.5
+    threshold: Annotated[float, Range(0.0, 1.0)] = 0.5
     """Minimum detector score kept; low, because a missed face costs more than a redacted wall."""
-    scale: float = 1.0
+    scale: Annotated[float, Range(0.05, 4.0)] = 1.0
     """Resize factor applied to the frame (or tile) before the model."""
-    tiles: int = 1
+    tiles: Annotated[int, Range(1, 8)] = 1
     """Also run on an N x N grid of overlapping tiles (1 = whole frame only); finds small faces."""
-    tile_overlap: float = 0.25
+    tile_overlap: Annotated[float, Range(0.0, 0.5)] = 0.25
     """Overlap between neighbouring tiles, as a fraction of a tile."""
-    every: int = 1
+    every: Annotated[int, Range(1, 1000)] = 1
     """Run on every N-th frame; the tracker and gap filling cover the frames between."""
     preprocess: Literal["none", "clahe"] = "none"
     """``clahe`` equalises contrast locally before the model (night, infrared, underexposed footage)."""
     classes: list[str] = field(default_factory=list)
     """Only for plug-ins that find several classes (``nudenet``): the ones to redact; empty = its default set."""
-    rotations: list[float] = field(default_factory=lambda: [0.0])
+    rotations: Annotated[list[float], ANGLES] = field(default_factory=lambda: [0.0])
     """Angles (degrees, counter-clockwise) the frame is turned by before the model, one pass each; 0 = as it
     is.  Upright-trained models lose faces turned past about 45 degrees (people lying or upside down)."""
 
@@ -69,44 +106,44 @@ class RefineConfig:
 
     detector: str = "centerface"
     """Registered plug-in run in the windows; ``none`` turns refinement off."""
-    threshold: float = 0.2
+    threshold: Annotated[float, Range(0.0, 1.0)] = 0.2
     """Minimum score kept in a window."""
-    input_size: int = 128
+    input_size: Annotated[int, Range(32, 1024)] = 128
     """Side (px) every window is resized to before the model: a small face gets enlarged to
     about ``input_size / context`` px, and one fixed shape keeps the model's memory plan reused."""
-    context: float = 3.0
+    context: Annotated[float, Range(1.5, 10.0)] = 3.0
     """Window side, as a multiple of the track's box size (grows with frames unseen)."""
-    max_face: int = 64
+    max_face: Annotated[int, Range(0, 100_000)] = 64
     """Tracks shorter than this (px) get windows; taller ones, which the whole-frame detectors follow,
     only on a frame where one of those ran and lost them."""
-    min_score: float = 0.35
+    min_score: Annotated[float, Range(0.0, 1.0)] = 0.35
     """Only tracks whose best detection scored at least this (one low-score hit on a wall is not followed)."""
-    max_gap: int = 8
+    max_gap: Annotated[int, Range(0, 100_000)] = 8
     """Only tracks seen within this many frames; older ones wait for the next whole-frame sweep."""
-    first_reach: float = 2.5
+    first_reach: Annotated[float, Range(0.0, 10.0)] = 2.5
     """On the frame after a track is found, or found again after a gap, its motion is unknown: its window
     reaches this many face sizes each way (at the same magnification, so a larger model input).
     0 gives it an ordinary window."""
-    slow: float = 0.25
+    slow: Annotated[float, Range(0.0, 0.5)] = 0.25
     """A track detected 3+ times in a row whose box edges move less than this share of its size a frame
     gets a window every other frame; the render interpolates the frame between.  0 = every frame.
     Runs that recognise people from photos ignore it: each sighting is a sample of the face."""
     fallback: str = "blazeface_short"
     """Second plug-in run in a window where the first found nothing near the followed face (a face
     smeared by motion that CenterFace no longer scores); ``none`` turns it off."""
-    fallback_threshold: float = 0.5
+    fallback_threshold: Annotated[float, Range(0.0, 1.0)] = 0.5
     """Minimum score the fallback's boxes need; only boxes near the followed face are kept."""
-    turns: list[float] = field(default_factory=lambda: [45.0, 315.0, 90.0, 270.0, 180.0])
+    turns: Annotated[list[float], TURNS] = field(default_factory=lambda: [45.0, 315.0, 90.0, 270.0, 180.0])
     """A window whose model finds nothing at the followed face's own angle tries it turned by these
     further angles (degrees, in order, until one finds it): a head that rolls over keeps its track."""
 
 
 @dataclass
 class DetectConfig:
-    detectors: list[DetectorConfig] = field(default_factory=_default_detectors)
+    detectors: Annotated[list[DetectorConfig], AT_LEAST_ONE_DETECTOR] = field(default_factory=_default_detectors)
     refine: RefineConfig = field(default_factory=RefineConfig)
     """Windows around tracked faces on the frames a whole-frame detector skips."""
-    fusion_iou: float = 0.4
+    fusion_iou: Annotated[float, Range(0.0, 1.0)] = 0.4
     """Boxes of different detectors overlapping more than this are merged before tracking."""
     on_error: Literal["fail", "blackout"] = "fail"
     """A detector error fails the job, or blacks out the whole frame; never passes it unredacted."""
@@ -115,7 +152,7 @@ class DetectConfig:
     with frame count and timing kept; a concealed, half-decoded frame is never passed on."""
     engine: Literal["openvino", "onnxruntime"] = "openvino"
     """What runs the ONNX models (CenterFace, text, NudeNet): OpenVINO is 2-5x faster on
-    the CPUs measured (:mod:`redact.detect.engine`); onnxruntime is the fallback."""
+    the CPUs measured (:mod:`redact.analyse.detectors.engine`); onnxruntime is the fallback."""
     precision: Literal["auto", "f32"] = "auto"
     """auto: OpenVINO computes in bfloat16 where the CPU does so natively, float32 elsewhere;
     f32: always float32, so results do not depend on the CPU's instruction set."""
@@ -126,9 +163,9 @@ class DetectConfig:
 
 @dataclass
 class TrackConfig:
-    match_iou: float = 0.15
+    match_iou: Annotated[float, Range(0.0, 1.0)] = 0.15
     """Minimum IoU between a track's predicted box and a detection to continue the track."""
-    max_coast: int = 30
+    max_coast: Annotated[int, Range(0, 100_000)] = 30
     """Frames a track is kept alive without a detection (motion-predicted meanwhile)."""
 
 
@@ -140,9 +177,9 @@ class KindStyle:
     """solid by default: pixelated or blurred text can be read back (Depix; Hill et al. 2016)."""
     shape: Literal["ellipse", "box"] = "box"
     """Text, plates and bodies are boxes; an ellipse would leave their corners."""
-    padding: float = 0.5
+    padding: Annotated[float, Range(0.0, 5.0)] = 0.5
     """Grow every box on each side by this fraction of its *shorter* side (a text line's height)."""
-    color: list[int] = field(default_factory=lambda: [0, 0, 0])
+    color: Annotated[list[int], BGR] = field(default_factory=lambda: [0, 0, 0])
     """BGR colour of the ``solid`` style."""
 
 
@@ -153,25 +190,25 @@ class RenderConfig:
     solid: ``color``; pixelate and blur: weaker, a model can partly undo them."""
     shape: Literal["ellipse", "box"] = "ellipse"
     """An ellipse is drawn around the padded box, never inside it, so the box stays covered."""
-    padding: float = 0.2
+    padding: Annotated[float, Range(0.0, 5.0)] = 0.2
     """Grow every box by this fraction of its width/height on each side."""
-    extend_before: int = 12
+    extend_before: Annotated[int, Range(0, 100_000)] = 12
     """Frames to cover before a track's first detection (faces enter before they are detected)."""
-    extend_after: int = 8
+    extend_after: Annotated[int, Range(0, 100_000)] = 8
     """Frames to cover after a track's last detection."""
-    hold_after: int = 50
+    hold_after: Annotated[int, Range(0, 100_000)] = 50
     """Frames to cover after the last detection of an established face track (``hold_detections``)
     that was lost slowly inside the frame, instead of ``extend_after`` (until another face shows
     where it was lost); 0 = as any other track."""
-    hold_detections: int = 10
+    hold_detections: Annotated[int, Range(1, 100_000)] = 10
     """Detections that make a face track established for ``hold_after``; a track that picks up where an
     established one was lost, within its hold, is established too."""
-    bridge_gap: int = 12
+    bridge_gap: Annotated[int, Range(0, 100_000)] = 12
     """Cover the path between a face track that ends and one that starts within this many
     frames nearby (:mod:`redact.render.bridges`); 0 = never."""
-    bridge_speed: float = 1.0
+    bridge_speed: Annotated[float, Range(0.0, 100.0)] = 1.0
     """Fastest a bridged face may move, in face sizes a frame beyond the first."""
-    color: list[int] = field(default_factory=lambda: [0, 0, 0])
+    color: Annotated[list[int], BGR] = field(default_factory=lambda: [0, 0, 0])
     """BGR colour of the ``solid`` style."""
     text: KindStyle = field(default_factory=lambda: KindStyle(padding=0.4))
     """Text, badges and ID numbers (``text`` detections)."""
@@ -243,9 +280,9 @@ class RegionsConfig:
     """Areas whose text stays (``--protect``); never exempts a face."""
     tracker: Literal["csrt", "kcf", "mil"] = "csrt"
     """OpenCV tracker that follows a ``track`` region (csrt: slowest, most faithful)."""
-    max_seconds: float = 60.0
+    max_seconds: Annotated[float, Range(0.0, 1e6)] = 60.0
     """Follow a tracked region at most this far each way from ``t``."""
-    min_overlap: float = 0.3
+    min_overlap: Annotated[float, Range(0.0, 1.0)] = 0.3
     """Stop following when the tracker's box keeps less than this share of its size or confidence."""
 
 
@@ -268,11 +305,11 @@ class AudioConfig:
     """Applied to the whole track; ``ranges`` add to it."""
     ranges: list[AudioRange] = field(default_factory=list)
     """Time ranges with their own action (``--audio-range 01:12.5-01:13.4=bleep``)."""
-    bleep_hz: float = 1000.0
+    bleep_hz: Annotated[float, Range(50.0, 20000.0)] = 1000.0
     """Frequency of the bleep tone."""
-    bleep_level: float = 0.25
+    bleep_level: Annotated[float, Range(0.0, 1.0)] = 0.25
     """Amplitude of the bleep tone, as a fraction of full scale."""
-    pitch: float = 0.75
+    pitch: Annotated[float, Range(0.5, 2.0)] = 0.75
     """Voice disguise: pitch factor (below 1 lowers the voice); duration is kept exactly."""
 
 
@@ -286,40 +323,40 @@ class IdentityConfig:
     margin above the most similar impostor pair.
     """
 
-    threshold: float = 0.945
+    threshold: Annotated[float, Range(0.5, 1.0)] = 0.945
     """A sample matches a person at this cosine similarity or more."""
-    confirm: float = 0.92
+    confirm: Annotated[float, Range(0.5, 1.0)] = 0.92
     """Inside a kept track, a sample at this similarity or more confirms it is still that person."""
-    distinct: float = 0.90
+    distinct: Annotated[float, Range(0.5, 1.0)] = 0.90
     """``--only-redact``: a face counts as none of the listed people only below this similarity."""
-    margin: float = 0.02
+    margin: Annotated[float, Range(0.0, 0.5)] = 0.02
     """The best person's median must beat the runner-up's by this much (keep mode)."""
-    min_samples: int = 3
+    min_samples: Annotated[int, Range(1, 10_000)] = 3
     """Usable samples a track needs before any decision other than redact."""
-    agree: float = 0.6
+    agree: Annotated[float, Range(0.5, 1.0)] = 0.6
     """Share of a track's usable samples that must match the same person."""
-    min_face: int = 48
+    min_face: Annotated[int, Range(24, 100_000)] = 48
     """Faces shorter than this (px) are not scored, and stay redacted even inside a kept track."""
-    min_sharpness: float = 10.0
+    min_sharpness: Annotated[float, Range(0.0, 100_000.0)] = 10.0
     """Samples whose aligned chip is blurrier than this (variance of the Laplacian) are not scored."""
-    max_yaw: float = 0.35
+    max_yaw: Annotated[float, Range(0.0, 10.0)] = 0.35
     """Samples turned further than this (nose offset in eye distances) are not scored."""
-    sample_every: int = 5
+    sample_every: Annotated[int, Range(1, 100_000)] = 5
     """Score every N-th detection of a track (more often catches an identity change sooner)."""
-    max_samples: int = 60
+    max_samples: Annotated[int, Range(1, 100_000)] = 60
     """Cap on the samples scored per track (the stride grows for long tracks)."""
-    max_bridge: int = 50
+    max_bridge: Annotated[int, Range(1, 100_000)] = 50
     """A kept face is shown only between two matching samples at most this many frames apart (unscorable samples
     in between are passed over; a scored sample that fails breaks the stretch)."""
-    pool: int = 2
+    pool: Annotated[int, Range(0, 50)] = 2
     """Usable neighbours on each side whose descriptors are averaged with a sample's (0: each sample alone)."""
-    stack: int = 2
+    stack: Annotated[int, Range(0, 10)] = 2
     """Neighbouring detections on each side whose aligned chips are median-stacked with a sample's (0: its own)."""
 
 
 @dataclass
 class EncodeConfig:
-    crf: int = 20
+    crf: Annotated[int, Range(0, 51)] = 20
     """x264 constant rate factor: lower is better quality and bigger files."""
     preset: Literal[
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
@@ -451,7 +488,7 @@ def _build(cls: type, data: Any, path: str) -> Any:
             raise ConfigError(f"{where}: unknown key (valid: {', '.join(sorted(names))})")
     kwargs = {k: _coerce(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
     obj = cls(**kwargs)
-    _check_ranges(obj, path)
+    _validate(obj, path)
     return obj
 
 
@@ -493,65 +530,23 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     raise ConfigError(f"{path}: unsupported type {tp}")  # pragma: no cover - schema bug
 
 
-# (section class, field) -> (min, max); checked after construction so messages name the path.
-_RANGES: dict[tuple[type, str], tuple[float, float]] = {
-    (DetectorConfig, "threshold"): (0.0, 1.0),
-    (DetectorConfig, "scale"): (0.05, 4.0),
-    (DetectorConfig, "tiles"): (1, 8),
-    (DetectorConfig, "tile_overlap"): (0.0, 0.5),
-    (DetectorConfig, "every"): (1, 1000),
-    (DetectConfig, "fusion_iou"): (0.0, 1.0),
-    (RefineConfig, "threshold"): (0.0, 1.0),
-    (RefineConfig, "input_size"): (32, 1024),
-    (RefineConfig, "context"): (1.5, 10.0),
-    (RefineConfig, "max_face"): (0, 100000),
-    (RefineConfig, "min_score"): (0.0, 1.0),
-    (RefineConfig, "max_gap"): (0, 100000),
-    (RefineConfig, "first_reach"): (0.0, 10.0),
-    (RefineConfig, "slow"): (0.0, 0.5),
-    (RefineConfig, "fallback_threshold"): (0.0, 1.0),
-    (TrackConfig, "match_iou"): (0.0, 1.0),
-    (TrackConfig, "max_coast"): (0, 100000),
-    (RenderConfig, "padding"): (0.0, 5.0),
-    (RenderConfig, "extend_before"): (0, 100000),
-    (RenderConfig, "extend_after"): (0, 100000),
-    (RenderConfig, "hold_after"): (0, 100000),
-    (RenderConfig, "hold_detections"): (1, 100000),
-    (RenderConfig, "bridge_gap"): (0, 100000),
-    (RenderConfig, "bridge_speed"): (0.0, 100.0),
-    (IdentityConfig, "threshold"): (0.5, 1.0),
-    (IdentityConfig, "confirm"): (0.5, 1.0),
-    (IdentityConfig, "distinct"): (0.5, 1.0),
-    (IdentityConfig, "margin"): (0.0, 0.5),
-    (IdentityConfig, "min_samples"): (1, 10000),
-    (IdentityConfig, "agree"): (0.5, 1.0),
-    (IdentityConfig, "min_face"): (24, 100000),
-    (IdentityConfig, "min_sharpness"): (0.0, 100000.0),
-    (IdentityConfig, "max_yaw"): (0.0, 10.0),
-    (IdentityConfig, "sample_every"): (1, 100000),
-    (IdentityConfig, "max_samples"): (1, 100000),
-    (IdentityConfig, "max_bridge"): (1, 100000),
-    (IdentityConfig, "pool"): (0, 50),
-    (IdentityConfig, "stack"): (0, 10),
-    (EncodeConfig, "crf"): (0, 51),
-    (KindStyle, "padding"): (0.0, 5.0),
-    (RegionsConfig, "max_seconds"): (0.0, 1e6),
-    (RegionsConfig, "min_overlap"): (0.0, 1.0),
-    (AudioConfig, "bleep_hz"): (50.0, 20000.0),
-    (AudioConfig, "bleep_level"): (0.0, 1.0),
-    (AudioConfig, "pitch"): (0.5, 2.0),
-}
+@cache
+def _marks(cls: type) -> dict[str, tuple[Range | Rule, ...]]:
+    """Each field's ``Range`` and ``Rule`` markers, read from its ``Annotated`` declaration."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return {
+        f.name: marks
+        for f in dataclasses.fields(cls)
+        if (marks := tuple(m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, (Range, Rule))))
+    }
 
 
-def _check_ranges(obj: Any, path: str) -> None:
-    for f in dataclasses.fields(obj):
-        bounds = _RANGES.get((type(obj), f.name))
-        value = getattr(obj, f.name)
-        where = f"{path}.{f.name}" if path else f.name
-        if bounds and not bounds[0] <= value <= bounds[1]:
-            raise ConfigError(f"{where}: {value} is outside [{bounds[0]}, {bounds[1]}]")
-    if isinstance(obj, (RenderConfig, KindStyle)) and (len(obj.color) != 3 or not all(0 <= c <= 255 for c in obj.color)):
-        raise ConfigError(f"{path}.color: expected three values 0-255 (B, G, R)")
+def _validate(obj: Any, path: str) -> None:
+    """The markers declared beside each field, then the rules that tie several fields together."""
+    for name, marks in _marks(type(obj)).items():
+        for mark in marks:
+            if (error := mark.error(getattr(obj, name))) is not None:
+                raise ConfigError(f"{path}.{name}: {error}" if path else f"{name}: {error}")
     if isinstance(obj, MarkedRegion):
         _check_marked(obj, path)
     if isinstance(obj, ProtectedRegion) and (obj.w <= 0 or obj.h <= 0 or obj.x < 0 or obj.y < 0):
@@ -560,12 +555,6 @@ def _check_ranges(obj: Any, path: str) -> None:
         _check_span(obj.start, obj.end, path, exclusive=isinstance(obj, AudioRange))
     if isinstance(obj, IdentityConfig) and not obj.distinct <= obj.confirm <= obj.threshold:
         raise ConfigError(f"{path}: expected distinct <= confirm <= threshold (a looser rule would keep more than it should)")
-    if isinstance(obj, DetectorConfig) and (not obj.rotations or not all(0 <= a < 360 for a in obj.rotations)):
-        raise ConfigError(f"{path}.rotations: expected one or more angles in [0, 360) degrees, e.g. [0, 90, 180, 270]")
-    if isinstance(obj, RefineConfig) and not all(0 < a < 360 for a in obj.turns):
-        raise ConfigError(f"{path}.turns: expected angles in (0, 360) degrees, e.g. [90, 270, 180], or []")
-    if isinstance(obj, DetectConfig) and not obj.detectors:
-        raise ConfigError(f"{path}.detectors: at least one detector is required")
     if isinstance(obj, Config):
         # A face that appears on a frame a strided detector skips is first seen up to
         # every-1 frames later; backward extension must reach back that far.

@@ -3,23 +3,29 @@
 Fast and video-free.  The point of strict validation is that a typo never
 falls back silently to a default (which could leave a face visible), so most
 tests check that the error names the exact key path a user has to fix.
+``configs/default.yaml`` states every key; the other presets hold only the
+keys they change (deltas), and the tests here keep them so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
+import typing
 from pathlib import Path
 
 import pytest
 import yaml
 
 from redact.cli import main
-from redact.config import Config, DetectorConfig, from_dict, load
+from redact.config import AudioRange, Config, DetectorConfig, MarkedRegion, ProtectedRegion, Range, from_dict, load
 from redact.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 PRESETS = sorted(CONFIGS.glob("*.yaml"))
+DELTAS = [p for p in PRESETS if p.name != "default.yaml"]
 
 
 def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
@@ -72,21 +78,88 @@ def _schema_keys(obj) -> object:
     return None
 
 
-@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
-def test_preset_states_every_key(path: Path):
-    """A preset spells out every key, so a reader never has to look up a hidden default."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+def test_default_yaml_states_every_key():
+    """default.yaml is the reference: it spells out every key, and every detector with every detector key."""
+    raw = yaml.safe_load((CONFIGS / "default.yaml").read_text(encoding="utf-8"))
     expected = _schema_keys(Config().to_dict())
     detector_keys = {f.name for f in dataclasses.fields(DetectorConfig)}
     got = _schema_keys(raw)
-    # The detector list may have any length; every item must have every detector key.
     for i, det in enumerate(got["detect"]["detectors"]):
-        assert set(det) == detector_keys, f"{path.name}: detect.detectors.{i}"
+        assert set(det) == detector_keys, f"default.yaml: detect.detectors.{i}"
     expected["detect"]["detectors"] = got["detect"]["detectors"]
     assert got == expected
 
 
-_KEY_LINE = re.compile(r"^\s*(?:- )?[A-Za-z_][\w]*\s*:")
+def _not_deltas(raw: dict, cls: type, default: dict, resolved: dict, where: str = "") -> list[str]:
+    """Keys of a preset's ``raw`` tree that are not in the schema, or that only restate a default.
+
+    A leaf (a list included) is compared, as resolved, with the built-in default.
+    An item of a restated list of sections starts from its own type's defaults
+    (``DetectorConfig()``, not the default list's item), so an item key equal
+    to those is noise too; the plug-in's ``name`` is always given.
+    """
+    problems = []
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in hints:
+            problems.append(f"{path}: not in the schema")
+            continue
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            problems += _not_deltas(value, hint, default[key], resolved[key], path)
+            continue
+        if resolved[key] == default[key]:
+            problems.append(f"{path}: equals the default")
+        (item_type,) = typing.get_args(hint) if typing.get_origin(hint) is list else (None,)
+        if dataclasses.is_dataclass(item_type):
+            item_default = dataclasses.asdict(item_type())
+            for i, item in enumerate(value):
+                for k in item:
+                    if k not in item_default:
+                        problems.append(f"{path}.{i}.{k}: not in the schema")
+                    elif k != "name" and resolved[key][i][k] == item_default[k]:
+                        problems.append(f"{path}.{i}.{k}: equals {item_type.__name__}'s own default")
+    return problems
+
+
+@pytest.mark.parametrize("path", DELTAS, ids=lambda p: p.name)
+def test_preset_holds_only_what_it_changes(path: Path):
+    """A preset is a delta over the defaults: every key it names exists and changes something."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    problems = _not_deltas(raw, Config, Config().to_dict(), load(path).to_dict())
+    assert not problems, f"{path.name}: {problems}"
+
+
+def test_delta_check_catches_a_restated_default(tmp_path):
+    # The check above must not pass vacuously.
+    raw = {"render": {"padding": 0.2, "style": "solid"}, "detect": {"detectors": [{"name": "centerface", "tiles": 1}]}}
+    path = write(tmp_path, yaml.safe_dump(raw))
+    problems = _not_deltas(raw, Config, Config().to_dict(), load(path).to_dict())
+    assert problems == [
+        "render.padding: equals the default",
+        "detect.detectors.0.tiles: equals DetectorConfig's own default",
+    ]
+    same = {"detect": {"detectors": [dataclasses.asdict(d) for d in Config().detect.detectors]}}
+    problems = _not_deltas(same, Config, Config().to_dict(), from_dict(same).to_dict())
+    assert problems[0] == "detect.detectors: equals the default"
+
+
+def test_presets_are_what_their_headers_say():
+    """publish keeps the default's face sweeps; dataset is fast plus the text detector."""
+    default = Config()
+    publish = load(CONFIGS / "publish.yaml")
+    assert publish.detect.detectors[:3] == default.detect.detectors
+    assert [d.name for d in publish.detect.detectors[3:]] == ["text", "nudenet"]
+    fast, dataset = load(CONFIGS / "fast.yaml"), load(CONFIGS / "dataset.yaml")
+    assert dataset.detect.detectors[:-1] == fast.detect.detectors and dataset.detect.detectors[-1].name == "text"
+    dataset.detect.detectors.pop()
+    assert dataset == fast
+    assert load(CONFIGS / "faces.yaml") == default
+
+
+# A key line, block or flow style: "key:", "- key:" or "- {key: ...}".
+_KEY_LINE = re.compile(r"^\s*(?:- )?(?:\{\s*)?[A-Za-z_][\w]*\s*:")
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
@@ -104,13 +177,15 @@ def test_preset_comments_every_key(path: Path):
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
-def test_preset_detectors_are_registered(path: Path):
+def test_preset_detectors_are_registered(path: Path, capsys):
     # Detector names are not checked by the config schema, only when a run
     # creates them; catch a misspelt preset here rather than mid-batch.
-    from redact.detect.base import available
-
-    names = [d.name for d in load(path).detect.detectors]
-    assert set(names) <= set(available())
+    # `redact detectors` lists them, wherever the registry module lives.
+    assert main(["detectors"]) == 0
+    available = set(capsys.readouterr().out.split())
+    detect = load(path).detect
+    names = {d.name for d in detect.detectors} | {detect.refine.detector, detect.refine.fallback} - {"none"}
+    assert names <= available
 
 
 def test_default_preset_equals_builtin_defaults():
@@ -230,10 +305,43 @@ def test_other_literals_list_choices(data, path, choices):
         ({"render": {"color": [0, 0, 256]}}, "render.color: expected three values 0-255"),
         ({"render": {"color": [0, 0]}}, "render.color: expected three values 0-255"),
         ({"detect": {"detectors": []}}, "detect.detectors: at least one detector is required"),
+        ({"detect": {"detectors": [{"rotations": []}]}}, "detect.detectors.0.rotations: expected one or more angles"),
+        ({"detect": {"detectors": [{}, {"rotations": [360]}]}}, "detect.detectors.1.rotations: expected one or more"),
+        ({"detect": {"refine": {"turns": [0]}}}, "detect.refine.turns: expected angles in (0, 360)"),
+        ({"detect": {"refine": {"slow": 0.6}}}, "detect.refine.slow: 0.6 is outside [0.0, 0.5]"),
+        ({"render": {"text": {"color": [0, 0, -1]}}}, "render.text.color: expected three values 0-255"),
+        ({"render": {"body": {"padding": 6}}}, "render.body.padding: 6.0 is outside [0.0, 5.0]"),
+        ({"identity": {"min_face": 10}}, "identity.min_face: 10 is outside [24, 100000]"),
+        ({"audio": {"pitch": 3}}, "audio.pitch: 3.0 is outside [0.5, 2.0]"),
+        ({"regions": {"min_overlap": 2}}, "regions.min_overlap: 2.0 is outside [0.0, 1.0]"),
     ],
 )
 def test_out_of_range_names_path(data, expected):
     assert config_error(data).startswith(expected)
+
+
+def _sections(cls: type = Config) -> set[type]:
+    """Every dataclass in the schema, list items included."""
+    found = {cls}
+    for hint in typing.get_type_hints(cls).values():
+        for t in (hint, *typing.get_args(hint)):
+            if dataclasses.is_dataclass(t):
+                found |= _sections(t)
+    return found
+
+
+def test_every_number_field_declares_its_range_beside_it():
+    """A reader sees a number's valid range where the field is declared, and the validator reads it there.
+
+    Region boxes and time spans are the exception: their numbers are checked
+    together (w > 0 only with a box, end after start)."""
+    missing = []
+    for cls in _sections() - {MarkedRegion, ProtectedRegion, AudioRange}:
+        for name, hint in typing.get_type_hints(cls, include_extras=True).items():
+            base, *marks = typing.get_args(hint) if typing.get_origin(hint) is typing.Annotated else (hint,)
+            if base in (int, float) and not any(isinstance(m, Range) for m in marks):
+                missing.append(f"{cls.__name__}.{name}")
+    assert not missing, f"number fields without Range(...) in their annotation: {sorted(missing)}"
 
 
 def test_nan_is_out_of_range():
@@ -406,6 +514,27 @@ def test_cli_precedence_flag_over_set_over_file(tmp_path, capsys):
     assert out["encode"]["crf"] == 25
     assert out["render"]["style"] == "pixelate"  # from the file, untouched by the flags
     assert crf("--set", "render.style=solid", "--style", "blur")["render"]["style"] == "blur"
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_cli_config_prints_each_preset_resolved(path: Path, capsys):
+    """`redact config --config PRESET` prints the whole resolved tree, not the few keys a delta preset holds."""
+    assert main(["config", "--config", str(path)]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed == load(path).to_dict()
+    assert _schema_keys(printed)["track"] == _schema_keys(Config().to_dict())["track"]  # sections a preset omits
+
+
+def test_cli_config_subprocess_indexes_a_restated_list():
+    # The real entry point, with --set into the list a delta preset restates.
+    argv = ["config", "--config", str(CONFIGS / "fast.yaml"), "--set", "detect.detectors.1.every=4"]
+    p = subprocess.run(
+        [sys.executable, "-m", "redact", *argv], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    printed = yaml.safe_load(p.stdout)
+    assert [d["every"] for d in printed["detect"]["detectors"]] == [2, 4]
+    assert printed["encode"]["preset"] == "superfast" and printed["encode"]["crf"] == Config().encode.crf
 
 
 def test_cli_config_prints_loadable_yaml(capsys):
