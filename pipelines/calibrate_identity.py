@@ -62,9 +62,9 @@ def main() -> int:
     ap.add_argument("--margin", type=float, default=0.015, help="added above the highest impostor similarity")
     args = ap.parse_args()
 
+    from redact.analyse.detectors.base import create
+    from redact.analyse.identity.embed import FaceEmbedder
     from redact.config import IdentityConfig
-    from redact.detect.base import create
-    from redact.identify.embed import FaceEmbedder
 
     assets = args.bench / "assets"
     photos = json.loads((assets / "faces.json").read_text())

@@ -25,9 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import create
-from redact.detect.engine import Runtime
-from redact.io import FrameReader, probe
+from redact.analyse.detectors.base import create
+from redact.analyse.detectors.engine import Runtime
+from redact.io import probe
+from redact.io.frames import decode
 
 ENGINES = {
     "onnxruntime": Runtime("onnxruntime", threads=1),
@@ -79,7 +80,7 @@ def recall(video: Path, gt: dict, stride: int) -> dict[tuple[float, str], list[i
     dets = {(s, e): loaded("centerface", r, threshold=0.2, scale=s) for s in (1.0, 0.4) for e, r in ENGINES.items()}
     faces = {f["frame"]: f["faces"] for f in gt["frames"]}
     found = {k: [0, 0] for k in dets}
-    with FrameReader(probe(video)) as reader:
+    with decode(probe(video)) as reader:
         for frame in reader:
             if frame.index % stride:
                 continue
@@ -107,7 +108,7 @@ def main() -> None:
     if not videos:
         raise SystemExit(f"no bench videos under {args.bench / 'videos'}")
     first = next(v for v in videos if "720p" in v.stem) if any("720p" in v.stem for v in videos) else videos[0]
-    with FrameReader(probe(first)) as reader:
+    with decode(probe(first)) as reader:
         frame = next(iter(reader)).image.copy()
     speed(frame, args.repeat)
     print()

@@ -24,8 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import create
-from redact.io import FrameReader, probe
+from redact.analyse.detectors.base import create
+from redact.io import probe
+from redact.io.frames import decode
 
 PAD = 0.15
 COVER = 0.8
@@ -61,7 +62,7 @@ def measure(video: Path, gt: dict, scales: list[float], stride: int) -> None:
     seconds = dict.fromkeys(scales, 0.0)
     haar = {"hit": 0, "plates": 0, "false": 0, "seconds": 0.0}
     calls = 0
-    with FrameReader(probe(video)) as reader:
+    with decode(probe(video)) as reader:
         for frame in reader:
             if frame.index % stride:
                 continue

@@ -2,7 +2,7 @@
 
     python pipelines/text_blobs.py [--videos ../shared/bench/videos ...] [--every 6] [--scale 0.75]
 
-The text model (``redact/detect/text.py``) turns a frame into a probability
+The text model (``redact/analyse/detectors/text.py``) turns a frame into a probability
 map; its blobs become text boxes unless the decoder's shape rules drop them
 (``is_line``: ``MIN_SIDE``, ``MAX_LINE``, ``SQUAT_*``).  On every ``every``-th
 frame of each video with a ``.gt.json`` beside it, every blob scoring at
@@ -24,9 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect import text
-from redact.detect.base import create, resize_for
-from redact.io import FrameReader, probe
+from redact.analyse.detectors import text
+from redact.analyse.detectors.base import create, resize_for
+from redact.io import probe
+from redact.io.frames import decode
 
 MIN_SCORE = 0.4
 """The threshold `publish.yaml` and `dataset.yaml` give the text detector."""
@@ -52,7 +53,7 @@ def probe_video(video: Path, detector, every: int) -> list[Blob]:
     marks = {f["frame"]: [m["box"] for m in f.get("marks", [])] for f in gt["frames"]}
     info = probe(video)
     found = []
-    with FrameReader(info) as reader:
+    with decode(info) as reader:
         for frame in reader:
             index = frame.index
             if index % every:

@@ -1,12 +1,14 @@
 """redact: anonymise video automatically and leave an audit trail of every redaction.
 
-The library API is :func:`redact.run` (one file) plus the stage functions in
-:mod:`redact.pipeline`; the ``redact`` command line only wraps them.
+The library API is :func:`redact.run` (one file), composed in
+:mod:`redact.pipeline` from the three stages :func:`redact.analyse.analyse`,
+:func:`redact.decide.decide` and :func:`redact.render.render`; the
+``redact`` command line only wraps them.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from redact.version import __version__
 
 __all__ = ["__version__", "run"]
 

@@ -1,16 +1,44 @@
-"""The audit log: JSON Lines, one object per line, flushed as it is written.
+"""The audit log: JSON Lines, one object per line, flushed as it is written, each line chained to the last.
 
 Line 1 is a ``header`` (tool version, input name and SHA-256, video facts,
 the resolved config and its hash); then a ``decision`` line per track; then an
 ``audio`` line per audio redaction (start, end, action, label); then a
 ``frame`` line for every frame with at least one region (box, kind, track,
 source, detector, score, reason); the last line is a ``summary`` (counts,
-stage timings, output SHA-256).  It holds geometry and decisions only: never
-pixels, crops or embeddings.
+stage timings, and the SHA-256 of the input, the output and the decisions).
+It holds geometry and decisions only: never pixels, crops or embeddings.
 
 The log is written under a temporary name and renamed beside the video when
 the run succeeds, so a log at the final path always describes a finished
 output.  See README.md ("Audit log") for the field reference.
+
+Chain of custody (format 2).  Every line is one UTF-8 JSON object followed by
+``\n``, and its second key, ``prev_sha256``, is the lowercase hex SHA-256 of
+the exact bytes of the line before it, *including* that line's ``\n``; line 1
+carries 64 zeros (:data:`GENESIS`).  So ``sed -n 4p LOG | sha256sum`` prints
+line 5's ``prev_sha256``.  A changed byte, a deleted, inserted or reordered
+line, or a log cut short breaks the chain where it happened, and
+:func:`check` (``redact audit check LOG [--output FILE]``) names the first
+line it can no longer vouch for.  The chain proves the lines are whole and in
+order up to the summary; it cannot prove the summary genuine, since whoever
+rewrites the whole log can recompute the chain: the SHA-256 of the log kept
+elsewhere (the batch manifest's ``audit_sha256``, a reviewer's approval)
+anchors it.
+
+The summary's hashes:
+
+* ``input.sha256``: the bytes of the input video (the header's, repeated).
+* ``output.sha256``: the bytes of the output video.
+* ``decisions_sha256``: the decisions the render used, one per track, as a
+  JSON array of objects with exactly the keys ``track``, ``action``,
+  ``reason``, ``label``, ``score`` and ``visible`` (the values of the
+  ``decision`` lines), sorted by ``track``, serialised with sorted keys, no
+  whitespace and non-ASCII characters as themselves -- Python's
+  ``json.dumps(ds, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
+  -- and hashed as UTF-8.  ``score`` is ``null`` or a float written as Python
+  writes it (shortest round-trip form, always with a point: ``0.9312``,
+  ``1.0``).  :func:`decisions_digest` computes it from ``Decision`` objects or
+  from the log's ``decision`` lines.
 """
 
 from __future__ import annotations
@@ -18,25 +46,45 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from redact import __version__
-from redact.audio import AudioEvent
 from redact.config import Config
-from redact.errors import OutputError
-from redact.io.writer import temp_path_for
+from redact.errors import AuditError, InputError, OutputError
+from redact.io.files import sha256_file, temp_path_for
 from redact.types import Decision, Region, VideoInfo
+from redact.version import __version__
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:  # redact.render imports this module: a runtime import would be circular
+    from redact.render.audio import AudioEvent
+
+FORMAT_VERSION = 2
+"""2: every line carries ``prev_sha256``; the summary carries ``input`` and ``decisions_sha256``."""
+
+CHAIN_KEY = "prev_sha256"
+GENESIS = "0" * 64
+"""What line 1 carries as ``prev_sha256``: there is no line before it."""
+
+DECISION_KEYS = ("track", "action", "reason", "label", "score", "visible")
+"""The keys of a decision that ``decisions_sha256`` covers: those of ``Decision.to_json()``."""
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the one serialisation that digests here are taken of."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decisions_digest(decisions: Iterable[Decision | dict[str, Any]]) -> str:
+    """SHA-256 of the decisions a render used (see the module docstring for the exact bytes).
+
+    Takes ``Decision`` objects, or the log's ``decision`` lines (their other
+    keys, such as ``kind`` or ``prev_sha256``, are left out), in any order.
+    """
+    records = [d.to_json() if isinstance(d, Decision) else d for d in decisions]
+    chosen = sorted(({k: r.get(k) for k in DECISION_KEYS} for r in records), key=lambda r: r["track"])
+    return hashlib.sha256(canonical_json(chosen)).hexdigest()
 
 
 def default_log_path(output: Path) -> Path:
@@ -45,27 +93,36 @@ def default_log_path(output: Path) -> Path:
 
 
 class AuditLog:
+    """Writes one log; each line is chained to the one before (see the module docstring)."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.temp = temp_path_for(self.path)
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
+        self._prev = GENESIS
+        self._input: dict[str, str] | None = None
+        self._decisions: list[dict[str, Any]] = []
         self.regions = 0
         self.frames_with_regions = 0
 
     def __enter__(self) -> AuditLog:
         try:
-            self._file = open(self.temp, "w", encoding="utf-8")
+            self._file = open(self.temp, "wb")  # bytes: what is hashed is exactly what is on disk
         except OSError as e:
             raise self._error(e) from e
         return self
 
     def write(self, record: dict[str, Any]) -> None:
+        """Write ``record`` as one line, with ``prev_sha256`` after its ``type``."""
         assert self._file is not None
+        chained = {"type": record["type"], CHAIN_KEY: self._prev, **record}
+        line = (json.dumps(chained, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
         try:
-            self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+            self._file.write(line)
             self._file.flush()
         except OSError as e:
             raise self._error(e) from e
+        self._prev = hashlib.sha256(line).hexdigest()
 
     def _error(self, e: OSError) -> OutputError:
         """A full disk or quota is the usual cause; say so in one line, not as an internal error."""
@@ -75,6 +132,7 @@ class AuditLog:
         self, video: VideoInfo, config: Config, input_sha256: str, output_size: tuple[int, int],
         people: dict | None = None,
     ) -> None:
+        self._input = {"file": video.path.name, "sha256": input_sha256}
         self.write(
             {
                 "type": "header",
@@ -92,6 +150,7 @@ class AuditLog:
 
     def decision(self, d: Decision, first: int, last: int, detections: int, kind: str, marked_as: str = "") -> None:
         """One line per track; ``marked_as`` is the operator's label of a marked region (``tattoo``)."""
+        self._decisions.append(d.to_json())
         self.write(
             {"type": "decision", **d.to_json(), "kind": kind, **({"marked_as": marked_as} if marked_as else {}),
              "first_frame": first, "last_frame": last, "detections": detections}
@@ -121,8 +180,11 @@ class AuditLog:
         )
 
     def summary(self, **fields: Any) -> None:
+        """The last line: counts, ``fields`` (``output`` with its SHA-256, timings...), and the input and
+        decisions hashes from the header and decision lines written before."""
         self.write(
-            {"type": "summary", "regions": self.regions, "frames_with_regions": self.frames_with_regions, **fields}
+            {"type": "summary", "regions": self.regions, "frames_with_regions": self.frames_with_regions,
+             "input": self._input, "decisions_sha256": decisions_digest(self._decisions), **fields}
         )
 
     def commit(self) -> None:
@@ -142,3 +204,139 @@ class AuditLog:
             self.close()
         finally:
             self.temp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a log that passed :func:`check` vouches for."""
+
+    path: Path
+    lines: int
+    input_sha256: str
+    output_sha256: str
+    decisions_sha256: str
+    log_sha256: str
+    """SHA-256 of the whole log file: the value to keep elsewhere to anchor the chain."""
+    output: Path | None = None
+    """The output file found to match ``output_sha256``, when one was given."""
+
+
+def check(path: str | Path, output: str | Path | None = None) -> CheckResult:
+    """Verify a log's chain line by line, its summary, and, given ``output``, that file's SHA-256.
+
+    Raises :class:`AuditError` naming the first line the log can no longer
+    vouch for: a line that is not valid JSON, one whose successor records
+    another SHA-256 for it (it was changed, or a line after it was deleted),
+    one that follows another line than the one before it (lines moved or
+    inserted), a missing summary (a truncated log), lines after the summary,
+    or a summary that disagrees with the header, the decision lines or
+    ``output``.  Raises :class:`InputError` when a file cannot be read.
+    """
+    path = Path(path)
+    whole = hashlib.sha256()
+    prev = GENESIS
+    n = 0
+    header: dict[str, Any] = {}
+    summary: dict[str, Any] | None = None
+    decisions: list[dict[str, Any]] = []
+    try:
+        with open(path, "rb") as f:
+            for raw in f:
+                n += 1
+                whole.update(raw)
+                record = _parse(path, n, raw, after_summary=summary is not None)
+                if n == 1:
+                    header = _check_header(path, record)
+                stored = record[CHAIN_KEY]
+                if stored != prev:
+                    raise _chain_broken(path, n, stored)
+                if n > 1 and record["type"] == "header":
+                    raise _broken(path, n, "a second header: lines of another log were inserted")
+                if record["type"] == "decision":
+                    if not isinstance(record.get("track"), int):
+                        raise _broken(path, n, "a decision without a track number: the line was changed")
+                    decisions.append(record)
+                elif record["type"] == "summary":
+                    summary = record
+                prev = hashlib.sha256(raw).hexdigest()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the audit log ({e.strerror or e})") from e
+    if n == 0:
+        raise _broken(path, 1, "missing: the log is empty")
+    if summary is None:
+        raise _broken(path, n + 1, f"missing: the log ends after line {n} without its summary (truncated)")
+    input_sha, output_sha = _sha(summary, "input"), _sha(summary, "output")
+    decisions_sha = summary.get("decisions_sha256")
+    if not (input_sha and output_sha and isinstance(decisions_sha, str)):
+        raise _broken(path, n, "the summary lacks the input, output or decisions SHA-256")
+    if input_sha != _sha(header, "input"):
+        raise _broken(path, n, "the summary's input SHA-256 differs from the header's")
+    if decisions_sha != decisions_digest(decisions):
+        raise _broken(path, n, "the summary's decisions_sha256 does not match the decision lines")
+    checked = None
+    if output is not None:
+        checked = Path(output)
+        try:
+            actual = sha256_file(checked)
+        except OSError as e:
+            raise InputError(f"{checked}: cannot read the output to check ({e.strerror or e})") from e
+        if actual != output_sha:
+            recorded = (summary.get("output") or {}).get("file", "the output")
+            raise _broken(
+                path, n, f"{checked.name} is not the output this log describes (SHA-256 {actual[:12]}..., "
+                f"the summary records {output_sha[:12]}... for {recorded})",
+            )
+    return CheckResult(path, n, input_sha, output_sha, decisions_sha, whole.hexdigest(), checked)
+
+
+def _broken(path: Path, line: int, why: str) -> AuditError:
+    return AuditError(f"{path}: line {line}: {why}", line)
+
+
+def _parse(path: Path, n: int, raw: bytes, after_summary: bool) -> dict[str, Any]:
+    if after_summary:
+        raise _broken(path, n, "follows the summary, which must be the last line: lines were appended")
+    if not raw.endswith(b"\n"):
+        raise _broken(path, n, "cut off before its newline: the log is truncated")
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        raise _broken(path, n, "not valid JSON: the line was changed or cut") from None
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        raise _broken(path, n, "not an audit record (no type): the line was changed")
+    if n > 1 and not isinstance(record.get(CHAIN_KEY), str):
+        raise _broken(path, n, f"no {CHAIN_KEY}: the line was changed")
+    return record
+
+
+def _check_header(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    if record["type"] != "header":
+        raise _broken(path, 1, f"a {record['type']} line, not the header: the lines before it were deleted or moved")
+    fmt = record.get("format")
+    if not isinstance(fmt, int) or fmt < 2 or CHAIN_KEY not in record:
+        raise _broken(path, 1, f"format {fmt} has no chain of custody (it predates format 2); it cannot be checked")
+    if record[CHAIN_KEY] != GENESIS:
+        raise _broken(path, 1, f"{CHAIN_KEY} is not {GENESIS[:8]}... (64 zeros): the header was changed")
+    return record
+
+
+def _chain_broken(path: Path, n: int, stored: str) -> AuditError:
+    """Line ``n`` records a SHA-256 other than that of line ``n - 1``: say which line to distrust."""
+    j = _line_with_sha(path, stored)
+    if j is not None:
+        return _broken(path, n, f"follows line {j}, not line {n - 1}: lines were moved, inserted or duplicated")
+    return _broken(path, n - 1, f"changed, or a line after it deleted (line {n} records another SHA-256 for it)")
+
+
+def _line_with_sha(path: Path, digest: str) -> int | None:
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f, 1):
+            if hashlib.sha256(raw).hexdigest() == digest:
+                return i
+    return None
+
+
+def _sha(record: dict[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    sha = value.get("sha256") if isinstance(value, dict) else None
+    return sha if isinstance(sha, str) else None

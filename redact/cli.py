@@ -1,6 +1,7 @@
 """The ``redact`` command line: argument parsing and error reporting over the library API.
 
-Exit codes: 0 success, 1 failure (bad input, failed encode, ...; in a batch:
+Exit codes: 0 success, 1 failure (bad input, failed encode, an audit log that fails
+``redact audit check``, ...; in a batch:
 every file failed), 2 usage (bad arguments, config or decisions file), 3 a
 batch where some files failed, 4 ``redact verify`` found suspects (faces that
 still seem visible in the output).  Errors print as one line naming the file
@@ -16,9 +17,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from redact import __version__
 from redact.errors import ConfigError, RedactError
 from redact.memory import limit_malloc_arenas
+from redact.version import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_SUSPECTS = 4
@@ -90,8 +91,7 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
 
 def _apply_marks(config, args: argparse.Namespace):
     """Add the regions and audio ranges given on the command line to ``config`` (already validated)."""
-    from redact.audio import parse_audio_range
-    from redact.operator import load_regions_file, parse_protect, parse_region
+    from redact.marks import load_regions_file, parse_audio_range, parse_protect, parse_region
 
     if getattr(args, "regions", None):
         redact, protect = load_regions_file(args.regions)
@@ -110,7 +110,7 @@ def _people(args: argparse.Namespace):
         raise ConfigError("--keep/--keep-person and --only-redact cannot be combined")
     if not keep and not args.only_redact:
         return None
-    from redact.identify import load_people
+    from redact.analyse.identity import load_people
 
     if keep:
         return load_people("keep", args.keep, args.keep_person)
@@ -168,6 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     _people_args(ana)
     _marks_args(ana)
 
+    _review_render_args(sub)
+
+    cfg = sub.add_parser("config", help="print the resolved config as YAML", description="Print the config a run would use.")
+    _config_args(cfg)
+
+    smp = sub.add_parser("sample", help="write a short demo clip with faces", description="Write a demo video with real faces (from scikit-image) to try redact on.")
+    smp.add_argument("output", type=Path, metavar="OUTPUT")
+    smp.add_argument("--seconds", type=float, default=4.0)
+    smp.add_argument("--marks", action="store_true", help="also draw a name badge, a licence plate and a timestamp overlay")
+
+    sub.add_parser("detectors", help="list the detector plug-ins")
+
+    _verify_args(sub)
+    _audit_args(sub)
+    return parser
+
+
+def _review_render_args(sub) -> None:
     rev = sub.add_parser(
         "review", help="write an HTML report of an analysis (it shows unredacted faces)",
         description="Write ANALYSIS_DIR/review.html: one row per track with thumbnails, decision and reason, and "
@@ -191,16 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(ren)
     _marks_args(ren, regions=False)
 
-    cfg = sub.add_parser("config", help="print the resolved config as YAML", description="Print the config a run would use.")
-    _config_args(cfg)
 
-    smp = sub.add_parser("sample", help="write a short demo clip with faces", description="Write a demo video with real faces (from scikit-image) to try redact on.")
-    smp.add_argument("output", type=Path, metavar="OUTPUT")
-    smp.add_argument("--seconds", type=float, default=4.0)
-    smp.add_argument("--marks", action="store_true", help="also draw a name badge, a licence plate and a timestamp overlay")
-
-    sub.add_parser("detectors", help="list the detector plug-ins")
-
+def _verify_args(sub) -> None:
     ver = sub.add_parser(
         "verify", help="check a redacted output for faces still visible",
         description="Re-scan a redacted OUTPUT with a more sensitive detector setup and report every place where "
@@ -228,7 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="contact sheet PNG of the suspects, written only if there are any (default: OUTPUT's name with .verify.png)",
     )
     ver.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print only when suspects are found")
-    return parser
+
+
+def _audit_args(sub) -> None:
+    aud = sub.add_parser("audit", help="check an audit log's chain of custody",
+                         description="Commands on audit logs.")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    chk = aud_sub.add_parser(
+        "check", help="verify that no line was changed, deleted, moved or cut off",
+        description="Verify LOG's chain (each line holds the SHA-256 of the line before it) and its summary; "
+        "with --output, also that FILE is the video the log describes. Exit 0 and one line if all holds, "
+        "1 and the first broken line otherwise.",
+    )
+    chk.add_argument("log", type=Path, metavar="LOG")
+    chk.add_argument("--output", type=Path, metavar="FILE", help="the redacted video: compare its SHA-256 with the summary's")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +288,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(_resolve_config(args).to_yaml())
         return EXIT_OK
     if args.command == "detectors":
-        from redact.detect.base import available
+        from redact.analyse.detectors.base import available
 
         print("\n".join(available()))
         return EXIT_OK
@@ -284,6 +307,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _review(args)
     if args.command == "render":
         return _render(args)
+    if args.command == "audit":
+        return _audit(args)
     return _run(args)
 
 
@@ -300,9 +325,7 @@ def _run(args: argparse.Namespace) -> int:
     from redact.pipeline import run
 
     people = _people(args)
-    result = run(
-        args.inputs[0], args.output, config, audit_log=args.log, progress=_progress(args), people=people
-    )
+    result = run(args.inputs[0], args.output, config, audit_log=args.log, progress=_progress(args), people=people)
     _report_written(args, result)
     return EXIT_OK
 
@@ -372,7 +395,7 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from redact import store
+    import redact.store as store
     from redact.pipeline import render_from
 
     config = _resolve_config(args, base=store.load(args.analysis).config)
@@ -411,3 +434,13 @@ def _verify(args: argparse.Namespace, listed: int = 5) -> int:
         if len(r.suspects) > listed:
             print(f"  ... {len(r.suspects) - listed} more in the report")
     return EXIT_SUSPECTS
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """``redact audit check``: a broken log raises AuditError, printed as one line with exit code 1."""
+    from redact.audit import check
+
+    r = check(args.log, args.output)
+    what = f"{r.output.name} matches the output SHA-256" if r.output else "output not checked (give --output FILE)"
+    print(f"{r.path}: chain intact, {r.lines} lines from header to summary; {what}")
+    return EXIT_OK

@@ -33,3 +33,11 @@ class DetectorError(RedactError):
 
 class OutputError(RedactError):
     """The output path cannot be written."""
+
+
+class AuditError(RedactError):
+    """An audit log fails its check; ``line`` is the first line (from 1) it can no longer vouch for."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line

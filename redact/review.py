@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import shlex
 import statistics
 from base64 import b64encode
@@ -24,15 +23,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from redact import store
-from redact.audit import sha256_file
+import redact.store as store
 from redact.errors import InputError, OutputError
+from redact.io.files import check_output, sha256_file, write_atomic
+from redact.io.frames import decode
 from redact.io.probe import probe
-from redact.io.reader import FrameReader
-from redact.io.writer import check_output, temp_path_for
 from redact.types import Track
 
 log = logging.getLogger(__name__)
@@ -97,14 +94,10 @@ def write_report(
         )
     images = _thumbnails(info, saved.tracks, thumbs, progress, saved.config.detect.on_decode_error)
     page = _page(saved, input, images)
-    temp = temp_path_for(output)
     try:
-        temp.write_text(page, encoding="utf-8")
-        os.replace(temp, output)
+        write_atomic(output, page)
     except OSError as e:
         raise OutputError(f"{output}: cannot write the report ({e.strerror or e})") from e
-    finally:
-        temp.unlink(missing_ok=True)
     return output
 
 
@@ -159,17 +152,13 @@ def _thumbnails(
         last = max(wanted)
         with (
             logging_redirect_tqdm(),
-            FrameReader(info, on_damage=on_damage) as reader,
-            tqdm(total=last + 1, desc="review", unit="frame", disable=not progress, leave=False) as bar,
+            decode(info, "review", progress, on_damage=on_damage, stop_after=last, total=last + 1) as frames,
         ):
-            for frame in reader:
-                bar.update(1)
+            for frame in frames:
                 for t, i in wanted.get(frame.index, ()):
                     ok, jpeg = cv2.imencode(".jpg", crop(frame.image, t.boxes[i]), [cv2.IMWRITE_JPEG_QUALITY, 85])
                     if ok:
                         got[t.id, i] = "data:image/jpeg;base64," + b64encode(jpeg.tobytes()).decode("ascii")
-                if frame.index >= last:
-                    break
     missing = sum(len(v) for v in wanted.values()) - len(got)
     if missing:
         log.warning("%s: %d thumbnail frame(s) could not be decoded", info.path, missing)

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.io.writer import ffmpeg_exe
+from redact.io.files import ffmpeg_exe
 
 # The astronaut's face in skimage.data.astronaut() (512 x 512), found with
 # BlazeFace, and a square crop around it with hair and shoulders for context.

@@ -12,17 +12,16 @@ hand-written ``decisions.yaml``, so the analysis itself is never edited.
 from __future__ import annotations
 
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import yaml
 
-from redact import __version__
 from redact.config import Config, from_dict
 from redact.errors import ConfigError, InputError
-from redact.io.writer import temp_path_for
+from redact.io.files import write_atomic
 from redact.types import Action, Analysis, Decision, IdentitySample, Track, VideoInfo
+from redact.version import __version__
 
 FORMAT = 1
 FILE = "analysis.json"
@@ -54,12 +53,7 @@ def save(folder: str | Path, analysis: Analysis, config: Config, input_sha256: s
         "decisions": [d.to_json() for _, d in sorted(decisions.items())],
     }
     path = folder / FILE
-    temp = temp_path_for(path)
-    try:
-        temp.write_text(json.dumps(record, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    write_atomic(path, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
     return path
 
 

@@ -14,17 +14,37 @@ from pathlib import Path
 
 import numpy as np
 
-FACE_KINDS = ("face", "head")
+
+class Kind(str, enum.Enum):
+    """What a detection or track is; decides its style (``render.<kind>``) and how it is followed.
+
+    A ``str`` enum, so kinds compare equal to their names in configs, saved
+    analyses and audit logs.
+    """
+
+    FACE = "face"
+    HEAD = "head"
+    """A head placed by pose landmarks, as analyses saved by earlier versions name it (``pose_head``
+    now reports faces, so that its boxes fuse and track with the face detectors')."""
+    TEXT = "text"
+    PLATE = "plate"
+    BODY = "body"
+    REGION = "region"
+    """Marked by the operator."""
+    FRAME = "frame"
+    """The whole frame, blacked out because detection or decoding failed on it."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+PLACED = "placed"
+"""The ``Detections.data`` column marking a box that says where a face is but not its outline (a second
+model's find, redrawn at the size last seen): it covers the face, but recognition must not align a face
+on it.  Tracks keep it per detection (``Track.placed``)."""
+
+FACE_KINDS = (Kind.FACE, Kind.HEAD)
 """Kinds that are a person's face or head: followed by the face model's windows, padded by their own size."""
-
-PLACED = "@placed"
-"""Ends the detector name of a box that says where a face is but not its outline (a second model's
-find, redrawn at the size last seen): it covers the face, but recognition must not align a face on it."""
-
-
-def placed(detector: str) -> bool:
-    """Whether a detection of this detector name is only a position (see ``PLACED``)."""
-    return detector.endswith(PLACED)
 
 
 @dataclass(frozen=True)
@@ -118,7 +138,11 @@ class Detections:
     detector: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     angle: np.ndarray | None = None
     """Degrees (counter-clockwise) the frame was turned for the detector to find each face upright;
-    0 = found in the frame as it is (:mod:`redact.detect.rotate`).  None fills in zeros."""
+    0 = found in the frame as it is (:mod:`redact.analyse.detectors.rotate`).  None fills in zeros."""
+    track_id: np.ndarray | None = None
+    """The track each row joined (:meth:`redact.analyse.track.Tracker.update`); -1 = not tracked yet."""
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+    """Further per-row columns, e.g. ``placed`` (see ``PLACED``)."""
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
@@ -127,9 +151,15 @@ class Detections:
         self.kind = np.asarray(self.kind, object).reshape(-1)
         self.detector = np.asarray(self.detector, object).reshape(-1)
         self.angle = np.zeros(n, np.float32) if self.angle is None else np.asarray(self.angle, np.float32).reshape(-1)
-        for name in ("score", "kind", "detector", "angle"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"Detections.{name} has {len(getattr(self, name))} rows, xyxy has {n}")
+        self.track_id = (
+            np.full(n, -1, np.int64) if self.track_id is None else np.asarray(self.track_id, np.int64).reshape(-1)
+        )
+        self.data = {k: np.asarray(v).reshape(-1) for k, v in self.data.items()}
+        columns = {"score": self.score, "kind": self.kind, "detector": self.detector, "angle": self.angle,
+                   "track_id": self.track_id, **{f"data[{k!r}]": v for k, v in self.data.items()}}
+        for name, column in columns.items():
+            if len(column) != n:
+                raise ValueError(f"Detections.{name} has {len(column)} rows, xyxy has {n}")
 
     @classmethod
     def of(cls, xyxy, score, kind: str, detector: str) -> Detections:
@@ -141,20 +171,34 @@ class Detections:
     def __len__(self) -> int:
         return len(self.xyxy)
 
+    def __getitem__(self, index) -> Detections:
+        """Rows by boolean mask, index array or slice, every column alike (as supervision's ``Detections``)."""
+        if isinstance(index, (int, np.integer)):
+            index = [index]
+        return Detections(self.xyxy[index], self.score[index], self.kind[index], self.detector[index],
+                          self.angle[index], self.track_id[index], {k: v[index] for k, v in self.data.items()})
+
     def filter(self, mask: np.ndarray) -> Detections:
-        return Detections(self.xyxy[mask], self.score[mask], self.kind[mask], self.detector[mask], self.angle[mask])
+        return self[mask]
+
+    def column(self, name: str, default=False) -> np.ndarray:
+        """A ``data`` column, or ``default`` on every row where it was never set."""
+        return self.data[name] if name in self.data else np.full(len(self), default)
 
     @staticmethod
     def concat(parts: list[Detections]) -> Detections:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Detections()
+        keys = sorted({k for p in parts for k in p.data})
         return Detections(
             np.concatenate([p.xyxy for p in parts]),
             np.concatenate([p.score for p in parts]),
             np.concatenate([p.kind for p in parts]),
             np.concatenate([p.detector for p in parts]),
             np.concatenate([p.angle for p in parts]),
+            np.concatenate([p.track_id for p in parts]),
+            {k: np.concatenate([p.column(k) for p in parts]) for k in keys},
         )
 
 
@@ -175,12 +219,15 @@ class Track:
     detectors: list[str] = field(default_factory=list)
     label: str = ""
     """What the operator called a marked region (``tattoo``); empty for detected objects."""
+    placed: list[bool] = field(default_factory=list)
+    """Per detection: only placed where a face is, not outlined (see ``PLACED``)."""
 
-    def add(self, frame: int, box: np.ndarray, score: float, detector: str) -> None:
+    def add(self, frame: int, box: np.ndarray, score: float, detector: str, placed: bool = False) -> None:
         self.frames.append(frame)
         self.boxes.append(np.asarray(box, np.float32))
         self.scores.append(float(score))
         self.detectors.append(detector)
+        self.placed.append(bool(placed))
 
     @property
     def first(self) -> int:
@@ -199,19 +246,62 @@ class Track:
             "boxes": [[round(float(v), 2) for v in b] for b in self.boxes],
             "scores": [round(s, 4) for s in self.scores],
             "detectors": self.detectors,
+            **({"placed": [i for i, p in enumerate(self.placed) if p]} if any(self.placed) else {}),
         }
 
     @classmethod
     def from_json(cls, d: dict) -> Track:
+        # Analyses saved before the ``placed`` list flagged such boxes with a suffix on the detector name.
+        legacy = "@placed"
+        detectors = [x.removesuffix(legacy) for x in d["detectors"]]
+        placed = set(d.get("placed", ())) | {i for i, x in enumerate(d["detectors"]) if x.endswith(legacy)}
         return cls(
             id=int(d["id"]),
             kind=d["kind"],
             frames=list(d["frames"]),
             boxes=[np.asarray(b, np.float32) for b in d["boxes"]],
             scores=list(d["scores"]),
-            detectors=list(d["detectors"]),
+            detectors=detectors,
             label=d.get("label", ""),
+            placed=[i in placed for i in range(len(detectors))],
         )
+
+
+class Reason(str, enum.Enum):
+    """Why a track is redacted or kept, or why a region was painted: what the audit log records."""
+
+    DEFAULT = "redact-all"
+    """No reference photos were given: every detected object is redacted."""
+    MATCHED = "matched"
+    """Keep mode: matched ``label`` at ``score``.  Only-redact mode: matched a listed person, so redacted."""
+    NOT_LISTED = "not-listed"
+    """Only-redact mode: confidently none of the listed people."""
+    UNKNOWN = "unknown"
+    """Scored, but matched no reference person well enough."""
+    BELOW_SIZE = "below-size"
+    """Never large enough to score (``identity.min_face``)."""
+    UNSCORABLE = "unscorable"
+    """Large enough, but every sample was blurred or turned away."""
+    FEW = "too-few-samples"
+    INCONSISTENT = "inconsistent"
+    """The samples disagree (for example two people in one track)."""
+    AMBIGUOUS = "ambiguous"
+    """Two reference people score too close to tell apart."""
+    OPERATOR = "operator"
+    """An operator override from a decisions file."""
+    NOT_FACE = "not-a-face"
+    """Identity applies to faces only; other kinds are always redacted."""
+    UNCONFIRMED = "unconfirmed"
+    """A frame of a kept track that no matching sample vouched for: redacted there."""
+    BRIDGE = "bridge"
+    """A box carried across a gap between two tracks of one face (``render.bridge_gap``)."""
+    DECODE_ERROR = "decode-error"
+    """The whole frame, blacked out: it could not be decoded."""
+    DETECTOR_ERROR = "detector-error"
+    """The whole frame, blacked out: a detector failed on it."""
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Action(str, enum.Enum):
@@ -230,7 +320,7 @@ class Decision:
 
     track_id: int
     action: Action
-    reason: str
+    reason: Reason
     label: str | None = None
     score: float | None = None
     visible: tuple[tuple[int, int], ...] = ()
@@ -267,7 +357,7 @@ class IdentitySample:
     """Reference label -> cosine similarity (best over that person's photos)."""
     pooled: dict[str, float] = field(default_factory=dict)
     """Similarity of the mean descriptor of this sample and its usable neighbours in the track
-    (:mod:`redact.identify.pool`): sensor noise averages out, the person does not."""
+    (:mod:`redact.analyse.identity.pool`): sensor noise averages out, the person does not."""
     sided: dict[str, float] = field(default_factory=dict)
     """The lower of two one-sided pools (this sample with its neighbours before it; with those
     after it), so that a pool straddling a swap to another person cannot confirm the newcomer."""
@@ -331,7 +421,7 @@ class Region:
     source: Source
     detector: str | None
     score: float | None
-    reason: str
+    reason: Reason
 
     def to_json(self) -> dict:
         return {
@@ -365,3 +455,15 @@ class Analysis:
     def mode(self) -> str | None:
         """``keep``, ``only-redact``, or None when no reference photos were given."""
         return None if self.people is None else self.people["mode"]
+
+
+@dataclass
+class RunResult:
+    """What one redacted video came to: where it and its audit log are, and what it took."""
+
+    output: Path
+    audit_log: Path
+    frames: int
+    tracks: int
+    regions: int
+    timings: dict[str, float] = field(default_factory=dict)

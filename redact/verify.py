@@ -28,7 +28,7 @@ ground-truth face in every frame):
   longer; on a low-light sample it found more faces at score 0.5 (74 % vs
   64 % of face-frames) but not at 0.3-0.4: not adopted without a full
   calibration.
-- *Turned copies* (:class:`~redact.detect.base.Rotations`; boxes mapped back
+- *Turned copies* (:class:`~redact.analyse.detectors.base.Rotations`; boxes mapped back
   to the upright frame, the angle kept in the report): the models lose faces
   turned past about 45 degrees.  CenterFace only, at 1.0x: on pub09-pub11's
   face-frames tilted 45 degrees or more (every 5th frame, 149), 1.5x found
@@ -107,7 +107,6 @@ import dataclasses
 import heapq
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,16 +114,15 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from redact import __version__
-from redact.audit import sha256_file
-from redact.detect.base import Detector, Rotations, TiledDetector, create
+from redact.analyse.detectors.base import Detector, Rotations, TiledDetector, create
 from redact.errors import ConfigError, DetectorError, InputError, RedactError
-from redact.io import FrameReader, probe
-from redact.io.writer import check_output, temp_path_for
-from redact.types import Detections, VideoInfo
+from redact.io import probe
+from redact.io.files import check_output, sha256_file, write_atomic
+from redact.io.frames import Decoding, decode
+from redact.types import Detections, Kind, VideoInfo
+from redact.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +142,7 @@ class Probe:
 
     ``angles`` are the turns (degrees counter-clockwise) of the picture the
     probe scans, boxes mapped back to the upright picture
-    (:class:`~redact.detect.base.Rotations`); ``(0,)`` is the picture as it is.
+    (:class:`~redact.analyse.detectors.base.Rotations`); ``(0,)`` is the picture as it is.
     """
 
     label: str
@@ -315,7 +313,7 @@ class Ensemble:
             if len(d):
                 n = len(d)
                 parts.append(
-                    Detections(d.xyxy, d.score, np.full(n, "face", object), np.full(n, p.label, object), d.angle)
+                    Detections(d.xyxy, d.score, np.full(n, Kind.FACE, object), np.full(n, p.label, object), d.angle)
                 )
         return Detections.concat(parts)
 
@@ -375,7 +373,7 @@ def _check_pair(out: VideoInfo, inp: VideoInfo) -> None:
         )
 
 
-def _lockstep(out_reader: FrameReader, in_reader: FrameReader | None):
+def _lockstep(out_reader: Decoding, in_reader: Decoding | None):
     """Yield (output frame, input frame or None); a different length is an error, not a silent stop."""
     if in_reader is None:
         for fo in out_reader:
@@ -455,13 +453,6 @@ class _Sheet:
         return sheet
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    temp = temp_path_for(path)
-    try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def verify(
@@ -496,14 +487,7 @@ def verify(
     in_info = probe(against) if against is not None else None
     if in_info is not None:
         _check_pair(out_info, in_info)
-    report = Path(report) if report is not None else default_report_path(out_info.path)
-    sheet = Path(sheet) if sheet is not None else default_sheet_path(out_info.path)
-    if report.resolve() == sheet.resolve():
-        raise ConfigError(f"{report}: the report and the contact sheet need different paths")
-    for path in (report, sheet):
-        check_output(path, out_info.path)
-        if in_info is not None:
-            check_output(path, in_info.path)
+    report, sheet = _outputs(out_info, in_info, report, sheet)
     width, height = (in_info.width, in_info.height) if in_info is not None else (out_info.width, out_info.height)
 
     timings = {"load": 0.0, "detect_output": 0.0, "detect_input": 0.0, "compare": 0.0}
@@ -517,22 +501,13 @@ def verify(
         timings["load"] = time.perf_counter() - t0
         with (
             logging_redirect_tqdm(),
-            FrameReader(out_info) as out_reader,
+            decode(out_info, "verify", progress) as out_reader,
             (
-                FrameReader(in_info, on_damage=on_decode_error) if in_info is not None else contextlib.nullcontext()
+                decode(in_info, on_damage=on_decode_error) if in_info is not None else contextlib.nullcontext()
             ) as in_reader,
-            tqdm(
-                total=out_info.frame_count or None,
-                desc="verify",
-                unit="frame",
-                disable=not progress,
-                dynamic_ncols=True,
-                leave=False,
-            ) as bar,
         ):
             for fo, fi in _lockstep(out_reader, in_reader):
                 frames += 1
-                bar.update(1)
                 if fo.index % every:
                     continue
                 scanned += 1
@@ -547,17 +522,7 @@ def verify(
 
     suspects.sort(key=lambda s: (s.frame, -s.score))
     t0 = time.perf_counter()
-    sheet_written: Path | None = None
-    if suspects:
-        title = f"redact verify: {out_info.path.name} - VISIBLE FACES, do not publish or share this sheet"
-        ok, png = cv2.imencode(".png", crops.render(title, len(suspects)))
-        if not ok:
-            raise RedactError(f"{sheet}: could not encode the contact sheet")
-        _write_atomic(sheet, png.tobytes())
-        sheet_written = sheet
-    elif sheet.is_file():
-        # A sheet left from an earlier run would contradict this clean report.
-        sheet.unlink()
+    sheet_written = _write_sheet(sheet, crops, suspects, out_info.path.name)
     timings["sheet"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     hashes = [sha256_file(out_info.path), sha256_file(in_info.path) if in_info is not None else None]
@@ -567,8 +532,35 @@ def verify(
     result = VerifyResult(
         out_info.path, in_info.path if in_info else None, frames, scanned, suspects, report, sheet_written, timings
     )
-    _write_atomic(report, _report_json(result, out_info, in_info, settings, every, *hashes).encode("utf-8"))
+    write_atomic(report, _report_json(result, out_info, in_info, settings, every, *hashes).encode("utf-8"))
     return result
+
+
+def _outputs(out_info: VideoInfo, in_info: VideoInfo | None, report, sheet) -> tuple[Path, Path]:
+    """Where the report and the sheet go, checked writable and clear of both videos before any work."""
+    report = Path(report) if report is not None else default_report_path(out_info.path)
+    sheet = Path(sheet) if sheet is not None else default_sheet_path(out_info.path)
+    if report.resolve() == sheet.resolve():
+        raise ConfigError(f"{report}: the report and the contact sheet need different paths")
+    for path in (report, sheet):
+        check_output(path, out_info.path)
+        if in_info is not None:
+            check_output(path, in_info.path)
+    return report, sheet
+
+
+def _write_sheet(sheet: Path, crops: _Sheet, suspects: list[Suspect], name: str) -> Path | None:
+    """The contact sheet of the suspects, or none (and an old one removed: it would contradict a clean report)."""
+    if not suspects:
+        if sheet.is_file():
+            sheet.unlink()
+        return None
+    title = f"redact verify: {name} - VISIBLE FACES, do not publish or share this sheet"
+    ok, png = cv2.imencode(".png", crops.render(title, len(suspects)))
+    if not ok:
+        raise RedactError(f"{sheet}: could not encode the contact sheet")
+    write_atomic(sheet, png.tobytes())
+    return sheet
 
 
 def _scan_frame(fo, fi, width, height, ensemble: Ensemble, settings: VerifySettings, timings) -> list[Suspect]:

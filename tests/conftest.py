@@ -7,6 +7,7 @@ regenerate per file); they are a few hundred KB and take well under a second.
 from __future__ import annotations
 
 import hashlib
+import logging
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -15,7 +16,8 @@ import av
 import numpy as np
 import pytest
 
-from redact.io import FrameReader, ffmpeg_exe, probe
+from redact.io import ffmpeg_exe, probe
+from redact.io.frames import decode
 from redact.sample import Sample, make_sample
 
 
@@ -41,7 +43,7 @@ def clips(tmp_path_factory) -> dict[str, Sample]:
 
 def decode_all(path: Path) -> np.ndarray:
     """Every frame of ``path`` as one (n, h, w, 3) array, upright."""
-    with FrameReader(probe(path)) as reader:
+    with decode(probe(path)) as reader:
         return np.stack([f.image for f in reader])
 
 
@@ -90,3 +92,58 @@ def bare_frames(output: Path, cores: list[tuple[int, int, int, int]]) -> list[in
     """Frames of ``output`` where the box ``cores[i]`` is not painted black (``render.style=solid``)."""
     out = decode_all(output)
     return [i for i, (x1, y1, x2, y2) in enumerate(cores) if out[i, y1:y2, x1:x2].mean() > 30]
+
+
+# --- No unexpected ERROR logs ------------------------------------------------------------------------
+#
+# A test fails if anything logged at ERROR or above while it ran, as PySceneDetect's tests do: an error
+# that the code logs and then survives (a worker that crashed, a frame that could not be decoded, a
+# detector that was skipped) is exactly what an end-to-end assertion on the output can miss.
+#
+# Opting out is explicit: a test that exercises a failure path, and so expects ERROR records, carries
+# ``@pytest.mark.allow_error_log`` (registered in pyproject.toml).  Such a test can still assert on
+# the records it expects with ``caplog``; the mark only stops this guard from failing it.
+#
+# One handler on the root logger collects for the whole session.  Records logged between two tests
+# (the setup of a module- or session-scoped fixture such as a shared real run, which pytest sets up
+# before any function fixture) are charged to the next test, the one that asked for that fixture,
+# so a fixture cannot hide an error either.  Loggers that do not propagate to the root are not seen.
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _fail_if_any(records: list[logging.LogRecord], where: str) -> None:
+    lines = "\n".join(f"  {r.levelname} {r.name}: {r.getMessage()}" for r in records)
+    pytest.fail(
+        f"{len(records)} record(s) logged at ERROR or above {where}:\n{lines}\n"
+        "If this test expects them, mark it @pytest.mark.allow_error_log.",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _error_records():
+    # Autouse, so it is set up before any other session fixture and sees their errors too.
+    handler = _ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield handler
+    root.removeHandler(handler)
+    if handler.records:  # from the teardown of the last module's or the session's fixtures
+        _fail_if_any(handler.records, "while the session's fixtures were torn down")
+
+
+@pytest.fixture(autouse=True)
+def fail_on_error_log(request, _error_records):
+    """Fail the test if an ERROR (or worse) was logged during it; see the comment above for the opt-out."""
+    yield
+    records, _error_records.records = _error_records.records, []
+    if records and request.node.get_closest_marker("allow_error_log") is None:
+        _fail_if_any(records, "during this test or the fixtures set up for it")

@@ -7,7 +7,7 @@ import numpy as np
 from redact.config import RenderConfig
 from redact.render.bridges import find_bridges
 from redact.render.regions import RegionPlanner
-from redact.types import Action, Decision, Source, Track
+from redact.types import Action, Decision, Reason, Source, Track
 
 
 def _track(tid, frames, boxes, kind="face"):
@@ -39,7 +39,7 @@ def test_a_face_crossing_the_gap_between_two_tracks_is_covered_only_with_a_bridg
     bridged = _plan(WALKER, cfg)
     assert all(_covered(bridged[f], *centre(f)) for f in range(10, 17))
     middle = [r for r in bridged[13] if r.source is Source.BRIDGED]
-    assert len(middle) == 1 and middle[0].track_id == 1 and middle[0].reason == "bridge to track 2"
+    assert len(middle) == 1 and middle[0].track_id == 1 and middle[0].reason is Reason.BRIDGE
     # Without it, each track's held box stays where it was seen and the head is bare mid-way.
     plain = _plan(WALKER, RenderConfig(padding=0.2, bridge_gap=0))
     assert not _covered(plain[13], *centre(13))

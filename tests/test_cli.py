@@ -15,6 +15,7 @@ def _redact(*args, **kw):
     return subprocess.run([sys.executable, "-m", "redact", *args], capture_output=True, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_run_writes_output_and_default_audit_log(clips, tmp_path):
     out = tmp_path / "clip.redacted.mp4"
     p = _redact("run", str(clips["basic"].path), "-o", str(out), "--quiet")

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from redact.detect.base import Detector, TiledDetector, create
-from redact.detect.centerface import decode
+from redact.analyse.detectors.base import Detector, TiledDetector, create
+from redact.analyse.detectors.centerface import decode
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -159,7 +159,7 @@ def test_centerface_decode_places_a_box_on_its_cell():
 
 
 def test_contrast_normalisation_recovers_a_face_in_a_dark_frame(detector, astronaut):
-    from redact.detect.base import ContrastNormalised
+    from redact.analyse.detectors.base import ContrastNormalised
 
     # Night footage: the whole picture squeezed into the bottom 4 grey levels.  At 12 levels
     # CenterFace still finds the face unaided, and which of the two boxes fits it better

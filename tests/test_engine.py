@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
+from redact.analyse import analyse
+from redact.analyse.detectors.base import create
+from redact.analyse.detectors.engine import OnnxModel, Runtime
+from redact.analyse.sweep import build_detectors, build_refiner
 from redact.config import Config
-from redact.detect.base import create
-from redact.detect.engine import OnnxModel, Runtime
 from redact.errors import DetectorError
-from redact.pipeline import analyse, build_detectors, build_refiner
 from redact.sample import make_sample
 from tests.test_detectors import FACE, best_iou
 
@@ -67,7 +68,7 @@ def test_engines_agree_on_scores_and_boxes(astronaut):
 @pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
 def test_a_bgr_input_reaches_the_model_as_rgb_float_planes(astronaut, engine):
     """CenterFace gets decoder bytes; what the model computes must equal feeding it RGB floats itself."""
-    from redact.detect.centerface import _OUTPUTS, CenterFaceDetector
+    from redact.analyse.detectors.centerface import _OUTPUTS, CenterFaceDetector
 
     model = CenterFaceDetector().model()
     runtime = Runtime(engine, "f32", threads=1)
@@ -88,6 +89,7 @@ def test_a_bgr_input_reaches_the_model_as_rgb_float_planes(astronaut, engine):
         assert np.abs(a - b).max() < 1e-3
 
 
+@pytest.mark.slow
 def test_text_engines_agree():
     # A badge line in a 720p frame: in a small image the same letters would be taller than
     # the decoder takes for a line of text (``MAX_LINE``).
@@ -126,6 +128,7 @@ def test_a_model_that_is_not_onnx_is_a_detector_error():
             OnnxModel("broken", b"not a model", Runtime(engine))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_config_chooses_the_engine_and_the_analysis_records_it(tmp_path):
     config = Config()
     config.detect.engine = "onnxruntime"
@@ -144,7 +147,7 @@ def test_config_chooses_the_engine_and_the_analysis_records_it(tmp_path):
 
 
 def test_compile_cache_folder_follows_the_environment(tmp_path, monkeypatch):
-    from redact.detect.engine import compile_cache
+    from redact.analyse.detectors.engine import compile_cache
 
     monkeypatch.setenv("REDACT_CACHE_DIR", "off")
     assert compile_cache() is None
@@ -158,6 +161,7 @@ def test_compile_cache_folder_follows_the_environment(tmp_path, monkeypatch):
     assert compile_cache() is None
 
 
+@pytest.mark.slow
 def test_a_damaged_compile_cache_is_compiled_afresh(astronaut, tmp_path):
     """Cached blobs cut short (a full disk, a killed run) must not change what is found."""
     runtime = Runtime("openvino", cache_dir=str(tmp_path))
@@ -168,7 +172,7 @@ def test_a_damaged_compile_cache_is_compiled_afresh(astronaut, tmp_path):
     assert blobs, "OpenVINO wrote no compiled model"
     for blob in blobs:
         blob.write_bytes(blob.read_bytes()[:1000])
-    from redact.detect import engine
+    from redact.analyse.detectors import engine
 
     engine._POOL.clear()  # else the closed model's compiled shape is reused and the cache never read
     again = loaded("centerface", runtime, threshold=0.5)
@@ -180,6 +184,7 @@ def test_a_damaged_compile_cache_is_compiled_afresh(astronaut, tmp_path):
     assert np.abs(found.xyxy - expected.xyxy).max() < 0.01
 
 
+@pytest.mark.slow
 def test_workers_compiling_one_shape_at_once_share_a_fresh_cache(astronaut, tmp_path):
     """The sweep workers start on the same shapes at the same moment.  On a fresh cache,
     OpenVINO's writer of a blob failed when another found it half-written and deleted it
@@ -221,7 +226,7 @@ def test_compiled_shapes_pass_to_the_next_model_but_never_to_two_at_once(astrona
     """A batch worker loads its models for every file; the shapes compiled for one file are
     handed to the next instead of being compiled again, to one live model at a time (two
     sweep workers sharing one would take turns)."""
-    from redact.detect import engine
+    from redact.analyse.detectors import engine
 
     engine._POOL.clear()
     runtime = Runtime("openvino", threads=1)
@@ -246,7 +251,7 @@ def test_compiled_shapes_pass_to_the_next_model_but_never_to_two_at_once(astrona
 
 
 def test_a_missing_model_package_or_file_is_an_actionable_error():
-    from redact.detect.base import shipped_file
+    from redact.analyse.detectors.base import shipped_file
 
     with pytest.raises(DetectorError, match="not installed: pip install nothing-here"):
         shipped_file("no_such_package_xyz", "m.onnx", "pip install nothing-here")

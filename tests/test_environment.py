@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 import cv2
+import pytest
 
 PUBLISH = Path(__file__).resolve().parent.parent / "configs" / "publish.yaml"
 
@@ -47,7 +48,7 @@ def test_blazeface_loads_without_matplotlib_and_leaves_mediapipe_whole():
     script = textwrap.dedent(
         """
         import sys
-        from redact.detect.base import create
+        from redact.analyse.detectors.base import create
         detector = create("blazeface_short")
         detector.load()
         assert "matplotlib" not in sys.modules, "mediapipe's drawing helpers were imported"
@@ -63,6 +64,7 @@ def test_blazeface_loads_without_matplotlib_and_leaves_mediapipe_whole():
     assert r.stdout.strip() == "ok"
 
 
+@pytest.mark.slow
 def test_a_run_connects_nowhere_and_leaves_no_telemetry(tmp_path):
     """Every model comes from an installed package, so a run needs no network, and it phones home to no one.
 

@@ -54,6 +54,7 @@ def damaged(draw, mp4s: dict[str, bytes]) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow
 def test_probe_raises_input_error_or_describes_a_video(mp4s):
     @settings(FUZZ, max_examples=400)
     @given(st.data())
@@ -71,6 +72,7 @@ def test_probe_raises_input_error_or_describes_a_video(mp4s):
     check()
 
 
+@pytest.mark.slow
 def test_run_fails_cleanly_or_writes_a_valid_output(mp4s):
     """For damaged files that still probe, the whole job either fails closed or produces a playable video."""
     outcomes = []
@@ -142,6 +144,7 @@ def _load_text(text: str):
         return load(path)
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=300)
 @given(documents)
 def test_config_file_raises_config_error_or_loads(doc):

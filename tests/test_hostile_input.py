@@ -299,6 +299,7 @@ def test_damaged_frames_fail_the_job_by_default(clip, tmp_path, capsys):
     assert "on_decode_error: blackout" in err[0]
 
 
+@pytest.mark.slow
 def test_damaged_frames_are_blacked_out_when_configured(clip, tmp_path, capsys):
     """blackout: damaged frames black and logged as failsafe, the rest redacted, count and timing kept."""
     src = _damage(clip, tmp_path)
@@ -432,6 +433,7 @@ def test_output_path_that_is_a_folder_is_refused(clip, tmp_path):
         pytest.param(2_000, "cannot write the audit log (File too large)", id="audit-log-hits-the-limit"),
     ],
 )
+@pytest.mark.slow
 def test_full_disk_is_a_clear_error_and_leaves_nothing(limit, reason, clip, tmp_path):
     """A disk that fills up mid-job (RLIMIT_FSIZE: writes fail with EFBIG, ffmpeg dies of SIGXFSZ)."""
     import resource

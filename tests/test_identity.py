@@ -18,14 +18,15 @@ import numpy as np
 import pytest
 from conftest import decode_all, read_audit
 
+from redact.analyse import analyse
+from redact.analyse.identity import load_people
+from redact.analyse.identity.scan import scan
 from redact.cli import main
 from redact.config import load
+from redact.decide.policy import decide
 from redact.errors import ConfigError, InputError
-from redact.identify import load_people
-from redact.identify.scan import scan
 from redact.io import probe
-from redact.pipeline import analyse, analyse_to, render_from, run
-from redact.policy import decide
+from redact.pipeline import analyse_to, render_from, run
 from redact.sample import FacePath, make_sample, person_crop
 from redact.types import Action, IdentitySample
 
@@ -95,6 +96,7 @@ def _decisions(analysis, config, people):
     return identities, decide(analysis.tracks, config, identities, people.mode)
 
 
+@pytest.mark.slow
 def test_keep_one_person_and_redact_the_other(refs, two_people, analysed):
     config, analysis = analysed
     people = load_people("keep", inline=[f"astronaut={refs / 'astronaut' / 'ref.jpg'}"])
@@ -110,6 +112,7 @@ def test_keep_one_person_and_redact_the_other(refs, two_people, analysed):
     assert all(dd.action is Action.REDACT for tid, dd in decisions.items() if tid != kept)
 
 
+@pytest.mark.slow
 def test_an_unknown_face_is_never_kept(refs, two_people, analysed):
     """The reference is a third real person (scikit-image's cameraman): nobody in the video may be kept."""
     from skimage import data
@@ -126,6 +129,7 @@ def test_an_unknown_face_is_never_kept(refs, two_people, analysed):
     assert scored and max(s.scores["cameraman"] for s in scored) < config.identity.threshold
 
 
+@pytest.mark.slow
 def test_only_redact_mode_redacts_the_listed_person_and_leaves_the_other(refs, two_people, analysed):
     config, analysis = analysed
     people = load_people("only-redact", inline=[f"hopper={refs / 'hopper'}"])
@@ -137,6 +141,7 @@ def test_only_redact_mode_redacts_the_listed_person_and_leaves_the_other(refs, t
     assert decisions[free].action is Action.KEEP and decisions[free].reason == "not-listed"
 
 
+@pytest.mark.slow
 def test_run_keeps_the_reference_person_in_the_pixels(refs, two_people, tmp_path):
     out = tmp_path / "out.mp4"
     people = load_people("keep", inline=[f"astronaut={refs / 'astronaut'}"])
@@ -164,6 +169,7 @@ def _mean_diff(a: np.ndarray, b: np.ndarray, box) -> float:
     return float(np.abs(a[y1:y2, x1:x2].astype(np.int16) - b[y1:y2, x1:x2]).mean())
 
 
+@pytest.mark.slow
 def test_analyse_once_render_twice_with_operator_overrides(refs, two_people, tmp_path):
     folder = tmp_path / "analysis"
     people = load_people("keep", [refs])
@@ -189,6 +195,7 @@ def test_analyse_once_render_twice_with_operator_overrides(refs, two_people, tmp
     assert _mean_diff(src, auto, box) < 6 and _mean_diff(src, edited, box) > 25
 
 
+@pytest.mark.slow
 def test_render_refuses_another_video_and_bad_decisions(refs, two_people, clips, tmp_path):
     folder = tmp_path / "analysis"
     analyse_to(two_people.path, folder, load())
@@ -360,7 +367,7 @@ def test_under_confirm_samples_do_not_bridge_the_frames_where_someone_passed():
 
 
 def _gallery(ref: np.ndarray):
-    from redact.identify.gallery import Gallery, Person
+    from redact.analyse.identity.gallery import Gallery, Person
 
     return Gallery((Person("a", (), ref[None]),))
 
@@ -371,7 +378,7 @@ def _near(ref: np.ndarray, cos: float, direction: np.ndarray) -> np.ndarray:
 
 
 def _pooled_track(vectors: list[np.ndarray], gallery, reach: int = 2) -> list[IdentitySample]:
-    from redact.identify.pool import pool
+    from redact.analyse.identity.pool import pool
 
     samples = [IdentitySample(i * 5, 100.0, 50.0, 0.05, True, gallery.scores(v)) for i, v in enumerate(vectors)]
     return pool(samples, vectors, gallery, reach)
@@ -419,47 +426,66 @@ def test_pooled_scores_survive_the_analysis_file_and_old_files_still_load():
 
 
 
-def test_stack_plan_takes_neighbours_of_the_same_track_within_reach():
+def _booked(tracks, config):
+    """The sampler's bookkeeping alone: which detections are samples, and whose chips each stacks."""
+    from redact.analyse.identity.scan import IdentitySampler
+
+    sampler = IdentitySampler(gallery=None, config=config, dead_after=1 << 30)  # type: ignore[arg-type]
+    chip = (np.zeros((150, 150, 3), np.uint8), None)
+    for f in sorted({f for t in tracks for f in t.frames}):
+        for t in tracks:
+            if f in t.frames:
+                i = t.frames.index(f)
+                sampler.add(t.id, f, t.boxes[i], t.placed[i], chip)
+    out = {}
+    for t in tracks:
+        state = sampler.tracks.get(t.id)
+        if state is None:
+            continue
+        samples = list(state.open)
+        if state.tail is not None and state.tail not in samples and (state.count - 1) % state.stride:
+            samples.append(state.tail)
+        out.update({(t.id, s.index): [t.frames[m] for m in s.members] for s in samples})
+    return out
+
+
+def test_samples_stack_neighbours_of_the_same_track_within_reach():
     from redact.config import IdentityConfig
-    from redact.identify.scan import stack_plan
     from redact.types import Track
 
     t = Track(7, "face")
     for f in (*range(12), 30, 31):  # a gap of 18 frames before the last two detections
         t.add(f, np.array([0, 0, 80, 80] if f != 10 else [0, 0, 30, 30]), 0.9, "centerface")
-    jobs, sizes = stack_plan([t], IdentityConfig(sample_every=5, stack=2))
+    stacks = _booked([t], IdentityConfig(sample_every=5, stack=2))
     # samples at detections 0, 5, 10 and the last one (13); 10 is below min_face and stacks nothing
-    assert sizes == {(7, 0): 3, (7, 5): 5, (7, 10): 1, (7, 13): 2}
-    assert sorted(f for f, js in jobs.items() if any(j.sample == 5 for j in js)) == [3, 4, 5, 6, 7]
-    assert sorted(f for f, js in jobs.items() if any(j.sample == 13 for j in js)) == [30, 31]  # not across the gap
-    _, alone = stack_plan([t], IdentityConfig(sample_every=5, stack=0))
-    assert set(alone.values()) == {1}
+    assert stacks == {(7, 0): [0, 1, 2], (7, 5): [3, 4, 5, 6, 7], (7, 10): [], (7, 13): [30, 31]}  # not across the gap
+    alone = _booked([t], IdentityConfig(sample_every=5, stack=0))
+    assert {k: len(v) for k, v in alone.items()} == {(7, 0): 1, (7, 5): 1, (7, 10): 0, (7, 13): 1}
 
 
 def test_boxes_only_placed_on_a_face_are_neither_samples_nor_stacked():
     """A second model's box, redrawn at the size last seen, is where a face is, not its outline:
     a chip aligned on it is a misframed face (on the bench it cost the kept person)."""
     from redact.config import IdentityConfig
-    from redact.identify.scan import plan, stack_plan
-    from redact.types import PLACED, Track
+    from redact.types import Track
 
     t = Track(7, "face")
     for f in range(12):
-        t.add(f, np.array([0, 0, 80, 80]), 0.9, "blazeface_short" + PLACED if f in (4, 5, 11) else "centerface")
+        t.add(f, np.array([0, 0, 80, 80]), 0.9, "blazeface_short" if f in (4, 5, 11) else "centerface",
+              placed=f in (4, 5, 11))
     config = IdentityConfig(sample_every=5, stack=2)
     # outlined detections 0-3, 6-10: every 5th of them (0, 7) and the last outlined one (10)
-    assert plan([t], config) == {0: [(7, 0)], 7: [(7, 7)], 10: [(7, 10)]}
-    jobs, sizes = stack_plan([t], config)
-    assert sorted(f for f, js in jobs.items() if any(j.sample == 7 for j in js)) == [6, 7, 8, 9]
-    assert sizes[(7, 7)] == 4
+    stacks = _booked([t], config)
+    assert sorted(stacks) == [(7, 0), (7, 7), (7, 10)]
+    assert stacks[(7, 7)] == [6, 7, 8, 9]
     only_placed = Track(8, "face")
-    only_placed.add(0, np.array([0, 0, 80, 80]), 0.6, "blazeface_short" + PLACED)
-    assert plan([only_placed], config) == {}
+    only_placed.add(0, np.array([0, 0, 80, 80]), 0.6, "blazeface_short", placed=True)
+    assert _booked([only_placed], config) == {}
 
 
 def test_a_median_stack_of_grainy_frames_looks_more_like_the_person_than_a_typical_frame():
     # The infrared-noise case: fresh grain on each frame hides the face from one frame's descriptor.
-    from redact.identify.embed import FaceEmbedder
+    from redact.analyse.identity.embed import FaceEmbedder
 
     crop, face = person_crop("astronaut")
     embedder = FaceEmbedder()
@@ -476,6 +502,7 @@ def test_a_median_stack_of_grainy_frames_looks_more_like_the_person_than_a_typic
     assert stacked > np.median(singles) + 0.003, (stacked, singles)  # the median frame is what the policy reads
 
 
+@pytest.mark.slow
 def test_stacking_changes_the_descriptors_but_not_which_samples_are_taken(refs, two_people, analysed):
     config, analysis = analysed
     people = load_people("keep", inline=[f"astronaut={refs / 'astronaut' / 'ref.jpg'}"])

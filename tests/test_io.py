@@ -10,14 +10,15 @@ import pytest
 
 from redact.config import EncodeConfig, load
 from redact.errors import EncodeError, InputError, OutputError
-from redact.io import FrameReader, VideoWriter, probe
-from redact.sample import SENSITIVE_TAGS, background, render_frames, default_paths
+from redact.io import VideoWriter, probe
+from redact.io.frames import decode
+from redact.sample import SENSITIVE_TAGS, background, default_paths, render_frames
 from tests.conftest import audio_md5, decode_all, stream_summary
 
 
 def _copy_through(info, out, encode=None):
     """Decode ``info`` and encode it unchanged: the I/O path of a run without redaction."""
-    with VideoWriter(info, out, encode or EncodeConfig()) as w, FrameReader(info) as r:
+    with VideoWriter(info, out, encode or EncodeConfig()) as w, decode(info) as r:
         for f in r:
             w.write(f.image)
     return w
@@ -72,6 +73,7 @@ def test_no_audio_input_gives_video_only_output(clips, tmp_path):
     assert [t for t, _ in stream_summary(out)["streams"]] == ["video"]
 
 
+@pytest.mark.slow
 def test_odd_size_is_padded_to_even(clips, tmp_path):
     info = probe(clips["odd"].path)
     assert (info.width, info.height) == (321, 241)
@@ -84,6 +86,7 @@ def test_odd_size_is_padded_to_even(clips, tmp_path):
     assert np.abs(got[:, :241, :321].astype(int) - src.astype(int)).mean() < 4
 
 
+@pytest.mark.slow
 def test_rotation_is_applied_and_dropped(clips, tmp_path):
     sample = clips["rot90"]
     info = probe(sample.path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 
+import pytest
 from conftest import decode_all, file_sha256
 from test_pipeline import assert_faces_redacted
 
@@ -17,6 +18,9 @@ from redact.batch import SUMMARY_NAME
 from redact.batch import manifest as manifests
 from redact.cli import main
 from redact.sample import make_batch
+
+# Two hundred real runs: the heaviest test of the suite, so only in the full run.
+pytestmark = pytest.mark.slow
 
 CLIPS = 200
 

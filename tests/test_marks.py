@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from conftest import decode_all, read_audit
 
+from redact.analyse.detectors.base import available, create
+from redact.analyse.detectors.nudity import DEFAULT_CLASSES, LABELS, decode
+from redact.analyse.detectors.text import MAX_LINE, SQUAT_SIDE
+from redact.analyse.detectors.text import decode as text_decode
 from redact.config import ProtectedRegion, load
-from redact.detect.base import available, create
-from redact.detect.nudity import DEFAULT_CLASSES, LABELS, decode
-from redact.detect.text import MAX_LINE, SQUAT_SIDE
-from redact.detect.text import decode as text_decode
 from redact.errors import DetectorError
 from redact.pipeline import run
 from redact.sample import Mark, draw_mark, make_sample
@@ -156,6 +156,7 @@ def marks_clip(tmp_path_factory):
     return make_sample(root / "marks.mp4", seconds=2.0, fps=25, marks=True)
 
 
+@pytest.mark.slow
 def test_badge_and_plate_redacted_in_every_frame_protected_overlay_survives(marks_clip, tmp_path):
     overlay = next(box for kind, box in marks_clip.marks[0] if kind == "overlay")
     _, _, x2, y2 = overlay
@@ -186,6 +187,7 @@ def test_badge_and_plate_redacted_in_every_frame_protected_overlay_survives(mark
     assert ("text", "solid", "box") in styles and ("face", "fill", "ellipse") in styles
 
 
+@pytest.mark.slow
 def test_a_face_inside_a_protected_region_is_still_redacted(tmp_path):
     from redact.sample import FacePath
 

@@ -16,18 +16,13 @@ import cv2
 import numpy as np
 import pytest
 
+from redact.analyse.regions import follow_regions, protect_filter
+from redact.analyse.track import iou_matrix
 from redact.config import EncodeConfig, MarkedRegion, ProtectedRegion, RegionsConfig
 from redact.errors import ConfigError
 from redact.io import probe
 from redact.io.writer import VideoWriter
-from redact.operator import (
-    follow_regions,
-    load_regions_file,
-    parse_protect,
-    parse_region,
-    protect_filter,
-)
-from redact.track import iou_matrix
+from redact.marks import load_regions_file, parse_protect, parse_region
 from redact.types import Detections, VideoInfo
 
 W, H, FPS, FRAMES, SIDE = 320, 240, 25, 75, 40
@@ -86,6 +81,7 @@ def _mark(at: int = MARKED, **extra) -> MarkedRegion:
 # --- tracked regions ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_operator_region_is_tracked_across_frames_both_ways(clip):
     (track,) = follow_regions(clip, RegionsConfig(redact=[_mark()]), first_id=7)
     assert (track.id, track.kind, track.label) == (7, "region", "tattoo")

@@ -6,14 +6,17 @@ import cv2
 import numpy as np
 import pytest
 
+from redact.analyse import analyse
+from redact.analyse.sweep import DetectorSlot
 from redact.config import load
+from redact.decide.policy import decide
 from redact.errors import DetectorError
 from redact.io import probe
-from redact.pipeline import DetectorSlot, analyse, render, run
-from redact.policy import decide
+from redact.pipeline import run
+from redact.render import render
 from redact.render.styles import region_mask
-from redact.types import Detections
 from tests.conftest import bare_frames, decode_all, encode_frames, file_sha256, read_audit
+from tests.doubles import ScriptedDetector
 
 CODEC_NOISE = 4.0  # mean abs grey difference of an untouched area after one more x264 generation
 
@@ -99,34 +102,6 @@ def _grow(b, px):
     return (b[0] - px, b[1] - px, b[2] + px, b[3] + px)
 
 
-class ScriptedDetector:
-    """Returns the ground truth boxes, except on every third frame: a detector with gaps."""
-
-    kind = "face"
-
-    def __init__(self, boxes, skip=lambda i: i % 3 == 2, fail_on=()):
-        self.name = "scripted"
-        self.boxes = boxes
-        self.skip = skip
-        self.fail_on = set(fail_on)
-        self.calls = 0
-
-    def load(self):
-        pass
-
-    def close(self):
-        pass
-
-    def detect(self, image):
-        i = self.calls
-        self.calls += 1
-        if i in self.fail_on:
-            raise RuntimeError("model crashed")
-        if self.skip(i) or not self.boxes[i]:
-            return Detections()
-        return Detections.of(self.boxes[i], [0.9] * len(self.boxes[i]), "face", self.name)
-
-
 def _scripted_run(sample, out, config, **kw):
     det = ScriptedDetector(sample.boxes, **kw)
     analysis = analyse(probe(sample.path), config, detectors=[DetectorSlot(det, 1)])
@@ -182,6 +157,7 @@ def test_the_redaction_check_catches_a_visible_face(clips):
         assert_faces_redacted(clips["basic"], frames, frames)
 
 
+@pytest.mark.slow
 def test_a_head_that_turns_away_stays_covered_while_it_is_held(tmp_path):
     """A face followed for over a second, then the back of the head in its place: the
     detector loses it, but the person is still there.  Held for ``render.hold_after``

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
+from redact.analyse.detectors.base import TiledDetector, available, create
+from redact.analyse.detectors.pose_head import PoseHeadDetector, head_box
 from redact.config import load
-from redact.detect.base import TiledDetector, available, create
-from redact.detect.pose_head import PoseHeadDetector, head_box
 from redact.errors import DetectorError
 from redact.pipeline import run
 from redact.types import Detections
@@ -162,6 +162,7 @@ def test_wrong_image_type_is_a_detector_error(pose):
         pose.detect(np.zeros((64, 64, 3), np.float32))
 
 
+@pytest.mark.slow
 def test_usable_through_the_pipeline(clips, tmp_path):
     sample = clips["basic"]
     # Windows off: their CenterFace would look again wherever pose lost a head, and this is about pose alone.

@@ -28,7 +28,11 @@ from redact.sample import make_sample
 
 # Not imported here: ray reads its authentication settings once, when imported, and
 # the executor sets them up for the cluster it joins before importing it.
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra")
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra"),
+    pytest.mark.ray,
+    pytest.mark.slow,
+]
 
 
 def _free_port() -> int:

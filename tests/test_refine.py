@@ -13,14 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
+from redact.analyse import analyse
+from redact.analyse.detectors.base import create
+from redact.analyse.refine import FALLBACK_MIN_FACE, TrackRefiner, Window
+from redact.analyse.track import LiveTrack
 from redact.config import RefineConfig, load
-from redact.detect.base import create
-from redact.detect.refine import FALLBACK_MIN_FACE, TrackRefiner, Window
 from redact.io import probe
-from redact.pipeline import analyse, run
+from redact.pipeline import run
 from redact.sample import FacePath, make_sample, render_frames
-from redact.track import LiveTrack
-from redact.types import PLACED, Detections, placed
+from redact.types import PLACED, Detections
 from tests.conftest import bare_frames, decode_all, encode_frames, read_audit
 from tests.test_pipeline import assert_faces_redacted
 
@@ -107,8 +108,8 @@ def test_a_large_face_gets_a_window_only_where_a_whole_frame_sweep_lost_it():
 
 
 def test_live_tracks_report_the_speed_of_their_fastest_edge():
+    from redact.analyse.track import Tracker
     from redact.config import TrackConfig
-    from redact.track import Tracker
 
     tracker = Tracker(TrackConfig())
     for frame in range(4):  # moving right 3 px a frame and growing 1 px a frame at the bottom
@@ -175,6 +176,7 @@ def small_faces(tmp_path_factory):
     return make_sample(tmp_path_factory.mktemp("small") / "small.mp4", seconds=2.0, size=(W, H), paths=paths)
 
 
+@pytest.mark.slow
 def test_small_moving_faces_are_covered_in_every_frame_with_the_default_config(small_faces, tmp_path):
     result = run(small_faces.path, tmp_path / "out.mp4", load())
     assert_faces_redacted(small_faces, decode_all(result.output), decode_all(small_faces.path))
@@ -182,6 +184,7 @@ def test_small_moving_faces_are_covered_in_every_frame_with_the_default_config(s
     assert summary["timings"]["refine_windows"] > 0
 
 
+@pytest.mark.slow
 def test_slow_small_faces_skip_every_other_window_and_stay_covered_in_every_frame(tmp_path):
     """The faces the every-other-frame rule is for: small, followed by windows, barely moving."""
     paths = [FacePath((300, 400), (340, 390), 20), FacePath((900, 200), (880, 230), 24, flip=True)]
@@ -201,6 +204,7 @@ def test_slow_small_faces_skip_every_other_window_and_stay_covered_in_every_fram
     assert interpolated(skipping) >= interpolated(every) + 20
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_worker_threads(small_faces, monkeypatch):
     info = probe(small_faces.path)
     tracks = {}
@@ -239,7 +243,7 @@ def test_the_fallback_model_finds_a_smeared_face_the_window_model_lost(centerfac
     found = refiner.detect(image, [win])
     assert refiner.fallbacks_run == before + 1
     # A box placed where the face is, not its outline: recognition must not align a face on it.
-    assert set(found.detector) == {"blazeface_short" + PLACED} and all(placed(d) for d in found.detector)
+    assert set(found.detector) == {"blazeface_short"} and found.column(PLACED).all()
     assert _centred_in(found, face).any()
 
 
@@ -279,6 +283,7 @@ def test_no_fallback_when_it_is_off():
     assert TrackRefiner(RefineConfig(fallback="none")).fallback is None
 
 
+@pytest.mark.slow
 def test_a_face_smeared_by_fast_motion_stays_covered_in_every_frame(tmp_path):
     """A 48 px face moving 17 px a frame, smeared over its motion from frame 8 (a fast pan):
     CenterFace loses it, and the BlazeFace fallback in its windows keeps the track going.
@@ -313,5 +318,5 @@ def test_a_face_smeared_by_fast_motion_stays_covered_in_every_frame(tmp_path):
     covered = run(path, tmp_path / "with.mp4", load(overrides=solid))
     assert bare(covered) == []
     found = [g for rec in read_audit(covered.audit_log) if rec.get("type") == "frame" for g in rec["regions"]
-             if g["source"] == "detected" and g["detector"] == "blazeface_short" + PLACED]
+             if g["source"] == "detected" and g["detector"] == "blazeface_short"]
     assert len(found) >= 5

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 from redact import config, store
-from redact.audit import sha256_file
 from redact.errors import InputError
-from redact.io import FrameReader, probe
+from redact.io import probe
+from redact.io.files import sha256_file
+from redact.io.frames import decode
 from redact.review import THUMB_HEIGHT, pick, write_report
 from redact.sample import make_sample
 from redact.types import Action, Analysis, Decision, IdentitySample, Track
@@ -106,7 +107,7 @@ def test_thumbnails_are_crops_of_the_original_faces(analysed):
         assert len({f for f, _ in s}) == len(s), "thumbnails are spread over the track, not repeated"
     # Spread: the first and last thumbnails come from the first and last slices of the track.
     assert shots[2][0][0] < 5 + 36 / THUMBS <= 5 + 2 * 36 / THUMBS <= shots[2][-1][0]
-    with FrameReader(probe(sample.path)) as reader:
+    with decode(probe(sample.path)) as reader:
         frames = {f.index: f.image.copy() for f in reader}
     for tid, s in shots.items():
         for f, img in s:
@@ -211,6 +212,8 @@ def _browser() -> str | None:
 
 
 @pytest.mark.skipif(_browser() is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium)")
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_browser_renders_the_report_with_every_thumbnail(analysed, tmp_path):
     """Headless Chromium, with the page's own Content-Security-Policy, must draw each thumbnail.
 

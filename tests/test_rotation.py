@@ -14,15 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from redact.analyse.detectors.base import Rotations, create
+from redact.analyse.detectors.rotate import map_boxes, rotate, rotate_square
+from redact.analyse.refine import TrackRefiner
+from redact.analyse.track import LiveTrack
 from redact.config import RefineConfig, load
-from redact.detect.base import Rotations, create
-from redact.detect.refine import TrackRefiner
-from redact.detect.rotate import map_boxes, rotate, rotate_square
 from redact.pipeline import run
 from redact.sample import FacePath, render_frames
-from redact.track import LiveTrack
-from redact.types import Detections
 from tests.conftest import bare_frames, encode_frames
+from tests.doubles import HugeUnsure, RedAboveGreen
 from tests.test_refine import _centred_in
 
 W, H = 960, 540
@@ -79,47 +79,11 @@ def test_the_turned_copy_finds_a_turned_face_upright_and_says_at_which_angle(cen
     assert found.score[best] > max(0.6, upright_best + 0.1), (found.score[best], upright_best)
 
 
-class _Huge:
-    """A scripted model that answers a turned copy with one low-score box over most of it."""
-
-    name, kind = "scripted", "face"
-
-    def load(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def detect(self, image: np.ndarray) -> Detections:
-        h, w = image.shape[:2]
-        return Detections.of([[0, 0, w * 0.8, h * 0.8], [10, 10, 30, 30]], [0.3, 0.3], "face", self.name)
-
-
 def test_a_huge_unsure_box_from_a_turned_copy_is_dropped_but_not_from_the_upright_pass():
-    found = Rotations(_Huge(), [0, 90]).detect(np.zeros((200, 300, 3), np.uint8))
+    found = Rotations(HugeUnsure(), [0, 90]).detect(np.zeros((200, 300, 3), np.uint8))
     big = (found.xyxy[:, 2] - found.xyxy[:, 0]) > 100
     assert set(found.angle[big]) == {0.0}  # only the upright pass's
     assert set(found.angle[~big]) == {0.0, 90.0}  # small boxes from both
-
-
-class _RedAboveGreen:
-    """A scripted model that sees a "face" only upright: a red disc straight above a green one."""
-
-    name, kind = "scripted", "face"
-
-    def load(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def detect(self, image: np.ndarray) -> Detections:
-        g, r = (image[..., i].astype(int) for i in (1, 2))
-        red, green = np.argwhere((r > 150) & (g < 80)), np.argwhere((g > 150) & (r < 80))
-        if not len(red) or not len(green):
-            return Detections()
-        (ry, rx), (gy, gx) = red.mean(0), green.mean(0)
-        if gy - ry <= 2 * abs(gx - rx):
-            return Detections()
-        pts = np.concatenate([red, green])
-        (y1, x1), (y2, x2) = pts.min(0), pts.max(0) + 1
-        return Detections.of([[x1, y1, x2, y2]], [0.9], "face", self.name)
 
 
 def _marker(angle: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -134,7 +98,7 @@ def _marker(angle: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
 
 
 def test_a_window_follows_a_face_at_its_angle_and_finds_it_again_when_it_rolls_over():
-    refiner = TrackRefiner(RefineConfig(fallback="none"), detector=_RedAboveGreen())
+    refiner = TrackRefiner(RefineConfig(fallback="none"), detector=RedAboveGreen())
     image, face = _marker(90)  # rolled a quarter turn counter-clockwise: upright in the copy turned 270
     track = LiveTrack(np.array(face, np.float32) + 3, 1, 0.8, angle=0.0)
     (win,) = refiner.windows([track], W, H)
@@ -148,14 +112,14 @@ def test_a_window_follows_a_face_at_its_angle_and_finds_it_again_when_it_rolls_o
     (win,) = refiner.windows([track._replace(angle=270.0)], W, H)
     assert _centred_in(refiner.detect(image, [win]), face).all() and refiner.windows_run == before + 1
     # With no turns, the upright window alone loses it.
-    alone = TrackRefiner(RefineConfig(fallback="none", turns=[]), detector=_RedAboveGreen())
+    alone = TrackRefiner(RefineConfig(fallback="none", turns=[]), detector=RedAboveGreen())
     assert len(alone.detect(image, alone.windows([track], W, H))) == 0
 
 
 def test_the_turned_sweep_maps_a_quarter_turned_face_back_onto_it():
     for angle in (90, 180, 270):
         image, face = _marker(angle)
-        found = Rotations(_RedAboveGreen(), [0, 90, 180, 270]).detect(image)
+        found = Rotations(RedAboveGreen(), [0, 90, 180, 270]).detect(image)
         assert list(found.angle) == [(360 - angle) % 360]
         np.testing.assert_allclose(found.xyxy[0], face, atol=1)
 
@@ -190,6 +154,7 @@ def _core(box) -> tuple[int, int, int, int]:
 
 
 @pytest.mark.parametrize("dark", [False, True], ids=["colour", "dark-grey-noise"])
+@pytest.mark.slow
 def test_turned_moving_faces_are_covered_in_every_frame_by_the_default_config(tmp_path, dark):
     clip = tmp_path / "floor.mp4"
     cores = _turned_clip(clip, dark)
@@ -201,6 +166,7 @@ def test_turned_moving_faces_are_covered_in_every_frame_by_the_default_config(tm
         assert bare == [], f"face turned {TURNED[person][0]} degrees left bare on frames {bare}"
 
 
+@pytest.mark.slow
 def test_the_fast_preset_covers_turned_faces_of_44_px_and_up_and_says_what_it_gives_up(tmp_path):
     """fast.yaml turns the frame at half size, like its upright sweep: it gives up the smallest turned faces.
 

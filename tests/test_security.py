@@ -47,6 +47,7 @@ def batch(tmp_path_factory):
     return src, out, analysis
 
 
+@pytest.mark.slow
 def test_outputs_hold_one_video_and_the_sound_and_no_metadata(batch):
     src, out, _ = batch
     before = stream_summary(src / "leaky.mp4")

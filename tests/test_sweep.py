@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from redact.analyse import analyse
+from redact.analyse.detectors.base import Shared, create
+from redact.analyse.sweep import SweepPool, detector_sets
 from redact.config import load
-from redact.detect.base import Shared, create
 from redact.io import probe
 from redact.memory import limit_malloc_arenas
-from redact.pipeline import SweepPool, analyse, detector_sets
 from redact.sample import make_sample
 from redact.types import FACE_KINDS
 
@@ -76,6 +77,7 @@ def test_a_shared_detector_gives_each_thread_what_it_would_get_alone():
         np.testing.assert_allclose(r.score, alone.score, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_marks_found_with_a_shared_text_model_do_not_depend_on_the_number_of_workers(tmp_path, monkeypatch):
     sample = make_sample(tmp_path / "marks.mp4", seconds=1.0, fps=10, size=(640, 360), marks=True, audio=False)
     info = probe(sample.path)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from redact.analyse.track import Tracker
 from redact.config import TrackConfig
-from redact.track import Tracker, lone_stretches
+from redact.decide.policy import lone_stretches
 from redact.types import Detections, Track
 
 
@@ -72,7 +73,7 @@ def test_two_faces_in_one_frame_are_two_tracks():
 
 
 def test_fusion_folds_a_box_inside_another_into_it():
-    from redact.pipeline import fuse
+    from redact.analyse.fuse import fuse
 
     face = [100, 100, 200, 220]
     part = [120, 130, 170, 180]  # a detector firing on the eyes: IoU 0.2, wholly inside

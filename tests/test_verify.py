@@ -11,12 +11,15 @@ import json
 import cv2
 import pytest
 
+from redact.analyse import analyse
 from redact.cli import EXIT_FAILURE, EXIT_OK, EXIT_SUSPECTS, EXIT_USAGE, main
 from redact.config import EncodeConfig, load
+from redact.decide.policy import decide
 from redact.errors import InputError
-from redact.io import FrameReader, VideoWriter, probe
-from redact.pipeline import analyse, render, run
-from redact.policy import decide
+from redact.io import VideoWriter, probe
+from redact.io.frames import decode
+from redact.pipeline import run
+from redact.render import render
 from redact.sample import FacePath, make_sample, render_frames
 from redact.types import Action, Decision
 from redact.verify import VerifySettings, verify
@@ -28,7 +31,7 @@ LEAKED = range(10, 20)  # frames copied unredacted from the input into the leaky
 def _paste(source, redacted, dest, frames):
     """Write ``redacted`` again with ``frames`` replaced by the input's: a redaction that skipped them."""
     info = probe(redacted)
-    with FrameReader(probe(source)) as src, FrameReader(info) as red, VideoWriter(info, dest, EncodeConfig()) as w:
+    with decode(probe(source)) as src, decode(info) as red, VideoWriter(info, dest, EncodeConfig()) as w:
         for a, b in zip(src, red):
             w.write(a.image if a.index in frames else b.image)
 
@@ -44,6 +47,7 @@ def videos(tmp_path_factory):
     return sample, redacted, leaky
 
 
+@pytest.mark.slow
 def test_redacted_output_verifies_clean_from_the_cli(videos, tmp_path, capsys):
     sample, redacted, _ = videos
     report, sheet = tmp_path / "r.json", tmp_path / "s.png"
@@ -59,6 +63,7 @@ def test_redacted_output_verifies_clean_from_the_cli(videos, tmp_path, capsys):
     assert not sheet.exists()
 
 
+@pytest.mark.slow
 def test_redacted_output_verifies_clean_through_the_api_without_the_input(videos):
     _, redacted, _ = videos
     result = verify(redacted)
@@ -68,6 +73,7 @@ def test_redacted_output_verifies_clean_through_the_api_without_the_input(videos
     assert result.frames == result.frames_scanned == 30
 
 
+@pytest.mark.slow
 def test_under_redacted_output_is_flagged_with_report_and_sheet(videos, tmp_path, capsys):
     sample, _, leaky = videos
     report, sheet = tmp_path / "leaky.json", tmp_path / "leaky.png"
@@ -93,6 +99,7 @@ def test_under_redacted_output_is_flagged_with_report_and_sheet(videos, tmp_path
     assert not any(k in report.read_text() for k in ("embedding", "crop", "pixels"))
 
 
+@pytest.mark.slow
 def test_under_redacted_output_is_flagged_without_the_input(videos, tmp_path):
     _, _, leaky = videos
     result = verify(leaky, report=tmp_path / "r.json", sheet=tmp_path / "s.png", every=3)
@@ -131,6 +138,7 @@ def test_bad_every_is_a_usage_error(videos):
     assert main(["verify", str(redacted), "--every", "0"]) == EXIT_USAGE
 
 
+@pytest.mark.slow
 def test_odd_sized_input_is_compared_with_its_one_pixel_larger_output(clips, tmp_path):
     sample = clips["odd"]  # 321 x 241; the output is 322 x 242
     out = tmp_path / "odd.redacted.mp4"
@@ -141,6 +149,7 @@ def test_odd_sized_input_is_compared_with_its_one_pixel_larger_output(clips, tmp
     assert result.frames == sample.frames
 
 
+@pytest.mark.slow
 def test_a_track_kept_visible_is_flagged_and_the_redacted_one_is_not(videos, tmp_path):
     sample, _, _ = videos
     config = load(None, ["render.shape=box"])  # painted area == logged box, so "clear of any region" is exact
@@ -212,6 +221,7 @@ def _painted(image, box, pad=0.25):
     return out
 
 
+@pytest.mark.slow
 def test_a_turned_face_left_visible_is_flagged_only_by_the_turned_copies(turned, tmp_path, capsys):
     source, _, leaky, boxes = turned
     report, sheet = tmp_path / "r.json", tmp_path / "s.png"
@@ -235,6 +245,7 @@ def test_a_turned_face_left_visible_is_flagged_only_by_the_turned_copies(turned,
     assert doc["verdict"] == "clean" and not any(p["angles"] != [0] for p in doc["settings"]["probes"])
 
 
+@pytest.mark.slow
 def test_a_turned_face_left_visible_is_flagged_without_the_input(turned, tmp_path):
     _, _, leaky, _ = turned
     result = verify(leaky, report=tmp_path / "r.json", sheet=tmp_path / "s.png", every=2)
@@ -245,6 +256,7 @@ def test_a_turned_face_left_visible_is_flagged_without_the_input(turned, tmp_pat
     assert verify(leaky, settings=upright, report=tmp_path / "r.json", sheet=tmp_path / "s.png", every=2).clean
 
 
+@pytest.mark.slow
 def test_a_correctly_redacted_turned_face_is_clean(turned, tmp_path):
     source, redacted, _, _ = turned
     result = verify(redacted, source, report=tmp_path / "r.json", sheet=tmp_path / "s.png")

@@ -10,7 +10,8 @@ import pytest
 
 from redact import pipeline
 from redact.config import RenderConfig, load
-from redact.io import FrameReader, VideoWriter, ffmpeg_exe, i420, probe
+from redact.io import VideoWriter, ffmpeg_exe, i420, probe
+from redact.io.frames import decode
 from redact.render.styles import Painter, region_mask
 from redact.render.yuv import clusters, paint_i420
 from redact.types import Region, Source
@@ -133,11 +134,11 @@ def test_nothing_to_paint_passes_the_frame_through():
 @pytest.mark.parametrize("clip", ["basic", "rot90"])
 def test_reader_yuv_frames_match_bgr_frames_and_pyav_matches_ffmpeg(clips, clip):
     info = probe(clips[clip].path)
-    with FrameReader(info) as r:
+    with decode(info) as r:
         bgr = [f.image for f in r]
-    with FrameReader(info, pix_fmt="yuv420p") as r:
+    with decode(info, pix_fmt="yuv420p") as r:
         yuv = [f.image for f in r]
-    with FrameReader(info, pix_fmt="yuv420p", on_damage="blackout") as r:
+    with decode(info, pix_fmt="yuv420p", on_damage="blackout") as r:
         pyav = [f.image for f in r]
     assert len(bgr) == len(yuv) == len(pyav) == info.frame_count
     assert yuv[0].shape == (info.height * 3 // 2, info.width)
@@ -149,7 +150,7 @@ def test_reader_yuv_frames_match_bgr_frames_and_pyav_matches_ffmpeg(clips, clip)
 def test_odd_sizes_are_refused_in_yuv(clips):
     info = probe(clips["odd"].path)
     with pytest.raises(ValueError, match="odd size"):
-        FrameReader(info, pix_fmt="yuv420p")
+        decode(info, pix_fmt="yuv420p")
     with pytest.raises(ValueError, match="odd size"):
         VideoWriter(info, "unused.mp4", load().encode, pix_fmt="yuv420p")
 
@@ -183,6 +184,6 @@ def test_a_run_keeps_the_inputs_colours(tmp_path, tags, matrix):
     result = pipeline.run(source, out, load())
     assert result.regions == 0
     assert probe(out).colour == info.colour
-    with FrameReader(info) as a, FrameReader(probe(out)) as b:
+    with decode(info) as a, decode(probe(out)) as b:
         for fa, fb in zip(a, b):
             assert np.abs(fa.image.astype(int) - fb.image).mean() < 2.5, f"frame {fa.index} changed colour"

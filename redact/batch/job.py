@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redact.audit import sha256_file
-from redact.batch import manifest
+import redact.batch.manifest as manifest
 from redact.batch.plan import Job
 from redact.config import Config
 from redact.errors import RedactError
-from redact.pipeline import ProgressFn
+from redact.io.files import sha256_file
+from redact.io.frames import ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class PeopleSpec:
 
     def digest(self) -> str:
         """Hash of the mode, labels and photo bytes: other photos must redo the batch."""
-        from redact.identify.gallery import folder_people, parse_person
+        from redact.analyse.identity.gallery import folder_people, parse_person
 
         h = hashlib.sha256(self.mode.encode())
         entries = [e for f in self.folders for e in folder_people(f)] + [parse_person(s) for s in self.inline]
@@ -141,7 +141,7 @@ def _run(job: Job, settings: Settings, progress: ProgressFn | None, result: JobR
 @functools.lru_cache(maxsize=2)
 def _load_people(spec: PeopleSpec):
     """Reference photos are embedded once per worker process, not once per file."""
-    from redact.identify import load_people
+    from redact.analyse.identity import load_people
 
     return load_people(spec.mode, list(spec.folders), list(spec.inline))
 

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from redact import __version__
-from redact.audit import sha256_file
-from redact.io.writer import temp_path_for
+from redact.io.files import sha256_file, write_atomic
+from redact.version import __version__
 
 FORMAT = "redact-manifest/1"
 
@@ -40,16 +39,7 @@ class Manifest:
         """Atomically, and durably: a manifest that survives a crash must describe files that did too."""
         record = asdict(self)
         record["finished"] = record["finished"] or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        temp = temp_path_for(path)
-        try:
-            with open(temp, "w", encoding="utf-8") as f:
-                json.dump(record, f, indent=1, ensure_ascii=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
-        fsync_dir(path.parent)
+        write_atomic(path, json.dumps(record, indent=1, ensure_ascii=False), durable=True)
 
 
 def read(path: Path) -> Manifest | None:
@@ -76,17 +66,3 @@ def vouches_for(manifest: Manifest | None, input_sha256: str, settings_hash: str
 def fsync_file(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from redact.batch.job import DONE, FAILED, SKIPPED, JobResult
-from redact.io.writer import temp_path_for
+from redact.io.files import write_atomic
 
 EXIT_ALL_DONE, EXIT_NOTHING_DONE, EXIT_SOME_FAILED = 0, 1, 3
 
@@ -57,12 +56,7 @@ class BatchSummary:
         return {**head, "totals": self.totals(), "files": [asdict(r) for r in self.results]}
 
     def write(self, path: Path) -> None:
-        temp = temp_path_for(path)
-        try:
-            temp.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False), encoding="utf-8")
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
+        write_atomic(path, json.dumps(self.to_json(), indent=1, ensure_ascii=False))
 
     def table(self, failures: int = 20) -> str:
         t = self.totals()

@@ -69,3 +69,11 @@ def even_box(box: Box, width: int, height: int) -> Box:
     """``box`` grown outwards to even corners and clipped to the (even) frame."""
     x1, y1, x2, y2 = box
     return max(0, x1 - x1 % 2), max(0, y1 - y1 % 2), min(width, x2 + x2 % 2), min(height, y2 + y2 % 2)
+
+
+def check_format(info, pix_fmt: str, verb: str) -> None:
+    """Refuse a pixel format the frames of ``info`` cannot travel in (``verb``: read or write)."""
+    if pix_fmt not in ("bgr24", "yuv420p"):
+        raise ValueError(f"pix_fmt must be bgr24 or yuv420p, not {pix_fmt!r}")
+    if pix_fmt == "yuv420p" and not supported(info.width, info.height):
+        raise ValueError(f"{info.path}: {info.width}x{info.height} has no 4:2:0 layout (odd size); {verb} bgr24")

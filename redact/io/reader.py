@@ -28,15 +28,15 @@ import queue
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import cv2
 import numpy as np
 
+import redact.io.i420 as i420
 from redact.errors import DecodeError
-from redact.io import i420
-from redact.io.writer import ffmpeg_exe
+from redact.io.files import ffmpeg_exe
 from redact.types import Frame, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,7 @@ class FrameReader:
         on_damage: Literal["fail", "blackout"] = "fail",
         pix_fmt: PixFmt = "bgr24",
     ):
-        if pix_fmt not in ("bgr24", "yuv420p"):
-            raise ValueError(f"pix_fmt must be bgr24 or yuv420p, not {pix_fmt!r}")
-        if pix_fmt == "yuv420p" and not i420.supported(info.width, info.height):
-            raise ValueError(f"{info.path}: {info.width}x{info.height} has no 4:2:0 layout (odd size); read bgr24")
+        i420.check_format(info, pix_fmt, "read")
         self.info = info
         self.prefetch = prefetch
         self.on_damage = on_damage
@@ -204,46 +201,32 @@ class FrameReader:
             stream.thread_type = "AUTO"
             tb = stream.time_base
             origin = stream.start_time
-            packets = container.demux(stream)
-            while True:
-                try:
-                    packet = next(packets)
-                except StopIteration:
-                    break
-                except av.error.FFmpegError as e:  # a damaged or truncated container ends here
-                    log.warning("%s: demuxing stopped after frame %d (%s)", info.path.name, placed, e)
-                    break
-                try:
-                    frames = stream.decode(packet)
-                except av.error.FFmpegError as e:
-                    log.warning("%s: a packet could not be decoded (%s)", info.path.name, e)
+            for frame in _decoded(container, stream, info.path.name, lambda: placed):
+                if frame.pts is None or tb is None:
+                    slot = placed
+                else:
+                    if origin is None:
+                        origin = frame.pts
+                    slot = round((frame.pts - origin) * tb * info.fps)
+                if slot < placed:
+                    if not info.variable_frame_rate:
+                        log.warning("%s: frame at %s s repeats a time already shown; dropped",
+                                    info.path.name, float((frame.pts or 0) * (tb or 0)))
                     continue
-                for frame in frames:
-                    if frame.pts is None or tb is None:
-                        slot = placed
-                    else:
-                        if origin is None:
-                            origin = frame.pts
-                        slot = round((frame.pts - origin) * tb * info.fps)
-                    if slot < placed:
-                        if not info.variable_frame_rate:
-                            log.warning("%s: frame at %s s repeats a time already shown; dropped",
-                                        info.path.name, float((frame.pts or 0) * (tb or 0)))
-                        continue
-                    yield from fill(slot)
-                    if frame.is_corrupt:
-                        log.warning("%s: frame %d is damaged; written black", info.path.name, placed)
-                        self.damaged.add(placed)
-                        image = black
-                    else:
-                        image = self._image(frame, sw, sh)
-                        if rotate is not None:
-                            image = i420.rotate(image, rotate) if yuv else cv2.rotate(image, rotate)
-                        # Variable-rate gaps repeat this array: painters must copy it, not paint it.
-                        image.flags.writeable = False
-                        last = image
-                    yield image
-                    placed += 1
+                yield from fill(slot)
+                if frame.is_corrupt:
+                    log.warning("%s: frame %d is damaged; written black", info.path.name, placed)
+                    self.damaged.add(placed)
+                    image = black
+                else:
+                    image = self._image(frame, sw, sh)
+                    if rotate is not None:
+                        image = i420.rotate(image, rotate) if yuv else cv2.rotate(image, rotate)
+                    # Variable-rate gaps repeat this array: painters must copy it, not paint it.
+                    image.flags.writeable = False
+                    last = image
+                yield image
+                placed += 1
         # A truncated file ends early: its missing frames are black too, so the
         # video keeps the length the container declares (and its audio's).
         if not (info.variable_frame_rate and info.frame_count - placed <= 1):
@@ -326,3 +309,23 @@ def _ffmpeg_reason(stderr: bytes) -> str:
     lines = [ln for ln in lines if ln]
     specific = [ln for ln in lines if not _GENERIC.search(ln)]
     return (specific or lines or [""])[0]
+
+
+def _decoded(container, stream, name: str, placed: Callable[[], int]) -> Iterator:
+    """PyAV frames of ``stream``, past packets that do not decode; a demuxing error (a damaged or
+    truncated container) ends the stream, which the caller fills black to its declared length."""
+    import av
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as e:
+            log.warning("%s: demuxing stopped after frame %d (%s)", name, placed(), e)
+            return
+        try:
+            yield from stream.decode(packet)
+        except av.error.FFmpegError as e:
+            log.warning("%s: a packet could not be decoded (%s)", name, e)

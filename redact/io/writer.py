@@ -3,8 +3,8 @@
 One ffmpeg process encodes the raw frames from stdin (BGR, or the decoder's
 own I420 planes with the input's colour matrix written into the stream so
 players read them as the input was read); a second, stream-copy
-pass adds the input's audio (or, when ``audio`` redactions are configured,
-the rewritten soundtrack from :mod:`redact.audio`, encoded to AAC).
+pass adds the input's audio (or a rewritten soundtrack handed in by the
+render pass, :mod:`redact.render.audio`, encoded to AAC).
 Everything that could identify the source besides the pixels is left
 behind: global and stream metadata, chapters, subtitle, data and cover-art
 streams, encoder version tags (``bitexact``) and x264's settings SEI.
@@ -16,57 +16,38 @@ the output path.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import threading
-import uuid
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from redact.config import AudioConfig, EncodeConfig
-from redact.errors import EncodeError, OutputError
-from redact.io import i420
+import redact.io.i420 as i420
+from redact.config import EncodeConfig
+from redact.errors import EncodeError
+from redact.io.files import atomic, check_output, ffmpeg_exe, temp_path_for
 from redact.types import VideoInfo
-
-if TYPE_CHECKING:
-    from redact.audio import AudioEvent
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class Soundtrack:
+    """A rewritten soundtrack for the writer to mux: raw interleaved float32 PCM at the input's rate and channels.
+
+    ``start`` is where its first sample lies after the input container's
+    origin (:func:`redact.render.audio.audio_start`), so it lands where the
+    copied stream would have.
+    """
+
+    path: Path
+    start: float = 0.0
+
 MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
 """Codecs MP4 holds as they are; others are re-encoded to AAC."""
-
-
-@cache
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary shipped by imageio-ffmpeg (the machine needs no system ffmpeg)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def temp_path_for(path: Path) -> Path:
-    """A unique hidden name in the output's own folder, so the final rename is atomic."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
-
-
-def check_output(output: Path, input: Path | None = None) -> None:
-    """Fail before any work if ``output`` cannot be written (checked again when writing)."""
-    output = Path(output)
-    parent = output.parent
-    if not parent.is_dir():
-        raise OutputError(f"{output}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{output}: folder {parent} is not writable")
-    if output.is_dir():
-        raise OutputError(f"{output}: is a folder, expected a file name")
-    if input is not None and output.resolve() == Path(input).resolve():
-        raise OutputError(f"{output}: output would overwrite the input")
 
 
 def _exit_reason(rc: int, stderr_line: str) -> str:
@@ -98,26 +79,18 @@ class VideoWriter:
         info: VideoInfo,
         output: str | Path,
         encode: EncodeConfig,
-        audio: AudioConfig | None = None,
+        soundtrack: Soundtrack | None = None,
         pix_fmt: str = "bgr24",
     ):
-        if pix_fmt not in ("bgr24", "yuv420p"):
-            raise ValueError(f"pix_fmt must be bgr24 or yuv420p, not {pix_fmt!r}")
-        if pix_fmt == "yuv420p" and not i420.supported(info.width, info.height):
-            raise ValueError(f"{info.path}: {info.width}x{info.height} has no 4:2:0 layout (odd size); write bgr24")
+        i420.check_format(info, pix_fmt, "write")
         self.info = info
         self.pix_fmt = pix_fmt
         """``bgr24`` (H, W, 3) frames, or ``yuv420p`` I420 arrays (:mod:`redact.io.i420`) of even sizes."""
         self.output = Path(output)
         self.encode = encode
-        self.audio = audio
-        """Audio redactions (:mod:`redact.audio`); ``None`` or nothing to do copies the audio as before."""
-        self.audio_events: list[AudioEvent] = []
-        """The audio redactions applied, filled in when the output is finished."""
-        self.temp = temp_path_for(self.output)
+        self.soundtrack = soundtrack
+        """A redacted soundtrack to mux instead of the input's audio; None copies (or re-encodes) that."""
         self.scratch = temp_path_for(self.output.with_name(self.output.stem + ".video.mp4"))
-        self.audio_scratch = temp_path_for(self.output.with_name(self.output.stem + ".audio.f32"))
-        self._audio_start = 0.0
         # H.264 4:2:0 codes only even sizes: odd ones are padded by repeating
         # the last row/column (recorded in the audit header).
         self.out_width = info.width + info.width % 2
@@ -130,12 +103,10 @@ class VideoWriter:
     @property
     def audio_mode(self) -> str:
         """``copy``, ``aac``, ``processed`` (redacted, then AAC) or ``none``: what happens to the first audio stream."""
-        from redact.audio import needs_processing  # deferred: redact.audio imports this module
-
         audio = self.info.audio
         if audio is None or self.encode.audio == "drop":
             return "none"
-        if self.audio is not None and needs_processing(self.audio):
+        if self.soundtrack is not None:
             return "processed"
         if self.encode.audio == "aac" or audio.codec not in MP4_AUDIO_CODECS:
             return "aac"
@@ -168,7 +139,7 @@ class VideoWriter:
         given = [f"{k}={v}" for k, v in fields.items() if v != 2]
         return ["h264_metadata=" + ":".join(["video_full_range_flag=0", *given])]
 
-    def mux_command(self) -> list[str]:
+    def mux_command(self, dest: Path) -> list[str]:
         """Step 2: a stream-copy remux that adds the audio and carries over nothing else.
 
         Remuxing (not encoding) is what drops the encoder tag: ffmpeg only
@@ -177,7 +148,7 @@ class VideoWriter:
 
         Processed audio is raw PCM with no timestamps of its own: its first
         sample is stamped with the time it had in the input
-        (:func:`redact.audio.audio_start`, measured from the same container
+        (:func:`redact.render.audio.audio_start`, measured from the same container
         origin as ``start_offset``), so it lands where the copied stream
         would have.  ``asetpts`` does that; ``-itsoffset`` is ignored for raw
         PCM input.
@@ -190,11 +161,11 @@ class VideoWriter:
         cmd += ["-i", str(self.scratch)]
         mode = self.audio_mode
         if mode == "processed":
-            assert info.audio is not None
+            assert info.audio is not None and self.soundtrack is not None
             cmd += ["-f", "f32le", "-ar", str(info.audio.sample_rate), "-ac", str(info.audio.channels)]
-            cmd += ["-i", str(self.audio_scratch)]
-            if self._audio_start != 0:
-                cmd += ["-filter:a", f"asetpts=PTS+{self._audio_start:.6f}/TB"]
+            cmd += ["-i", str(self.soundtrack.path)]
+            if self.soundtrack.start != 0:
+                cmd += ["-filter:a", f"asetpts=PTS+{self.soundtrack.start:.6f}/TB"]
         elif mode != "none":
             cmd += ["-i", str(info.path)]
         cmd += ["-map", "0:v:0"] + (["-map", "1:a:0"] if mode != "none" else [])
@@ -204,7 +175,7 @@ class VideoWriter:
         elif mode in ("aac", "processed"):
             cmd += ["-c:a", "aac", "-b:a", self.encode.audio_bitrate, "-flags:a", "+bitexact"]
         cmd += ["-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact"]
-        cmd += ["-movflags", "+faststart", "-f", "mp4", str(self.temp)]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", str(dest)]
         return cmd
 
     def __enter__(self) -> VideoWriter:
@@ -259,22 +230,11 @@ class VideoWriter:
                 raise EncodeError(f"{self.output}: ffmpeg failed to encode ({_exit_reason(rc, self._error_text())})")
             if self.frames_written == 0:
                 raise EncodeError(f"{self.output}: no frames were written")
-            if self.audio_mode == "processed":
-                self._process_audio()
-            mux = subprocess.run(self.mux_command(), stdin=subprocess.DEVNULL, capture_output=True)
-            if mux.returncode != 0:
-                lines = mux.stderr.decode(errors="replace").strip().splitlines()
-                reason = _exit_reason(mux.returncode, lines[-1] if lines else "")
-                raise EncodeError(f"{self.output}: ffmpeg failed to mux ({reason})")
-            os.replace(self.temp, self.output)
+            with atomic(self.output) as temp:
+                mux = subprocess.run(self.mux_command(temp), stdin=subprocess.DEVNULL, capture_output=True)
+                if mux.returncode != 0:
+                    lines = mux.stderr.decode(errors="replace").strip().splitlines()
+                    reason = _exit_reason(mux.returncode, lines[-1] if lines else "")
+                    raise EncodeError(f"{self.output}: ffmpeg failed to mux ({reason})")
         finally:
-            for scratch in (self.temp, self.scratch, self.audio_scratch):
-                scratch.unlink(missing_ok=True)
-
-    def _process_audio(self) -> None:
-        """Rewrite the soundtrack into ``audio_scratch`` (muxed next) and record what was done."""
-        from redact.audio import audio_start, process
-
-        assert self.audio is not None
-        self._audio_start = audio_start(self.info)
-        self.audio_events = process(self.info, self.audio, self.audio_scratch, start=self._audio_start)
+            self.scratch.unlink(missing_ok=True)

@@ -35,16 +35,13 @@ import numpy as np
 
 from redact.config import RenderConfig
 from redact.render.bridges import find_bridges
-from redact.types import FACE_KINDS, Action, Decision, Region, Source, Track
+from redact.types import FACE_KINDS, Action, Decision, Kind, Reason, Region, Source, Track
 
 GROWTH = 0.04
 """Extra padding per frame of distance from the nearest detection, as a fraction of the box."""
 
 MAX_GROWTH = 1.0
 """Cap on that extra padding (a box at most triples in width), so a long gap cannot swallow the frame."""
-
-UNCONFIRMED = "unconfirmed"
-"""Region reason for the frames of a kept track that no matching sample vouched for."""
 
 STATIC = "static"
 """Detector name of an operator region fixed in place."""
@@ -110,7 +107,7 @@ class RegionPlanner:
             # Always redacted, whatever was decided for either track: no sample vouched for these frames.
             ends = Track(b.source.id, b.source.kind, [b.start, b.end], list(b.boxes),
                          [b.source.scores[-1], b.target.scores[0]], [b.source.detectors[-1], b.target.detectors[0]])
-            redact = Decision(b.source.id, Action.REDACT, f"bridge to track {b.target.id}")
+            redact = Decision(b.source.id, Action.REDACT, Reason.BRIDGE)
             spans.append(_Span(ends, redact, b.start + 1, b.end - 1, np.asarray(ends.frames), np.stack(ends.boxes),
                                bridge_to=b.target.id))
         spans.sort(key=lambda s: s.start)
@@ -241,13 +238,13 @@ class RegionPlanner:
             source=source,
             detector=detector,
             score=score,
-            reason=UNCONFIRMED if span.decision.action is Action.KEEP else span.decision.reason,
+            reason=Reason.UNCONFIRMED if span.decision.action is Action.KEEP else span.decision.reason,
         )
 
 
 def is_static(track: Track) -> bool:
-    """An operator region fixed in place (see :mod:`redact.operator`): its boxes are exact."""
-    return track.kind == "region" and bool(track.detectors) and track.detectors[0] == STATIC
+    """An operator region fixed in place (see :mod:`redact.analyse.regions`): its boxes are exact."""
+    return track.kind == Kind.REGION and bool(track.detectors) and track.detectors[0] == STATIC
 
 
 def _on_its_way(last: np.ndarray, velocity: np.ndarray, dt: int, found: np.ndarray, reach: float) -> bool:

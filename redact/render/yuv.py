@@ -19,7 +19,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from redact.io import i420
+import redact.io.i420 as i420
 from redact.render.styles import Box, Fill, Painter, Shapes, Solid, fill_groups, paint_order, shape_window
 from redact.types import Region
 

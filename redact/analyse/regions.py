@@ -50,22 +50,20 @@ again where the tracker let go.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from redact.config import MarkedRegion, ProtectedRegion, RegionsConfig, _build, read_yaml
+from redact.config import MarkedRegion, ProtectedRegion, RegionsConfig
 from redact.errors import ConfigError
-from redact.io.reader import FrameReader
-from redact.timecode import parse_time
-from redact.types import Detections, Track, VideoInfo
+from redact.io.frames import decode
+from redact.types import Detections, Frame, Kind, Track, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -85,140 +83,11 @@ PATIENCE_S = 0.2
 FLAT_TEMPLATE = 2.0
 """A marked box whose grey levels vary less than this has no appearance to check against."""
 
-_REGION_KEYS = ("t", "x", "y", "w", "h", "label", "mode", "start", "end")
-_PROTECT_KEYS = ("x", "y", "w", "h", "start", "end", "label")
-_TIME_KEYS = ("t", "start", "end")
-_BOX_KEYS = ("x", "y", "w", "h")
-_MODES = ("track", "static")
 _TRACKERS: dict[str, Callable[[], Any]] = {
     "csrt": cv2.TrackerCSRT_create,
     "kcf": cv2.TrackerKCF_create,
     "mil": cv2.TrackerMIL_create,
 }
-
-
-# --- parsing -----------------------------------------------------------------------------------------------
-
-
-def parse_region(spec: str) -> MarkedRegion:
-    """A region from the command-line form ``t=12.4,x=100,y=80,w=40,h=60,label=tattoo``.
-
-    Keys: t, x, y, w, h, label, mode, start, end; times as 72.5, 01:12.5 or
-    1:01:12.5.  Without ``mode`` a region with ``t`` is tracked and one
-    without is static, so ``start=10,end=12`` alone blacks out the whole
-    frame for those two seconds.
-    """
-    where = f"--region {spec!r}"
-    values = _pairs(spec, _REGION_KEYS, where)
-    return build_region(_typed(values, where), where)
-
-
-def parse_protect(spec: str) -> ProtectedRegion:
-    """A protected area from ``x=..,y=..,w=..,h=..[,start=..,end=..,label=..]`` (the box is required)."""
-    where = f"--protect {spec!r}"
-    values = _pairs(spec, _PROTECT_KEYS, where)
-    return build_protect(_typed(values, where), where)
-
-
-def build_region(values: dict[str, Any], where: str) -> MarkedRegion:
-    """A validated :class:`MarkedRegion` from typed values, with the mode inferred when it is not given.
-
-    Goes through :mod:`redact.config`'s own builder, so a region from the
-    command line, a regions file or a config file is checked by one set of rules.
-    """
-    values = dict(values)
-    if "mode" not in values:
-        values["mode"] = "track" if values.get("t") is not None else "static"
-    return _build(MarkedRegion, values, where)
-
-
-def build_protect(values: dict[str, Any], where: str) -> ProtectedRegion:
-    missing = [k for k in _BOX_KEYS if values.get(k) is None]
-    if missing:
-        raise ConfigError(f"{where}: a protected region needs x, y, w and h (missing {', '.join(missing)})")
-    return _build(ProtectedRegion, values, where)
-
-
-def load_regions_file(path: str | Path) -> tuple[list[MarkedRegion], list[ProtectedRegion]]:
-    """Regions and protected areas from a YAML file: ``regions: [...]`` and ``protect: [...]``.
-
-    Each item has the keys of the command-line form (times may be strings
-    like ``"01:12.5"``).  A file that is only a list is read as ``regions``.
-    """
-    path = Path(path)
-    data = read_yaml(path, "regions file") or {}
-    if isinstance(data, list):
-        data = {"regions": data}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with regions and protect, got {type(data).__name__}")
-    unknown = sorted(str(k) for k in data if k not in ("regions", "protect"))
-    if unknown:
-        raise ConfigError(f"{path}: {unknown[0]}: unknown key (valid: protect, regions)")
-    regions = [build_region(item, where) for item, where in _items(data, "regions", path)]
-    protect = [build_protect(item, where) for item, where in _items(data, "protect", path)]
-    return regions, protect
-
-
-def _items(data: dict, key: str, path: Path) -> list[tuple[dict, str]]:
-    """The items under ``key`` with times parsed, each with the place to name in its errors."""
-    items = data.get(key) or []
-    if not isinstance(items, list):
-        raise ConfigError(f"{path}: {key}: expected a list, got {type(items).__name__}")
-    out = []
-    for i, item in enumerate(items):
-        where = f"{path}: {key}.{i}"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where}: expected a mapping like {{t: 12.4, x: 100, ...}}, got {type(item).__name__}")
-        out.append(({k: _time_value(k, v, where) for k, v in item.items()}, where))
-    return out
-
-
-def _time_value(key: str, value: Any, where: str) -> Any:
-    """A time written as text (``"01:12.5"``) in seconds; anything else is left for the builder to check."""
-    if key not in _TIME_KEYS or not isinstance(value, str):
-        return value
-    try:
-        return parse_time(value)
-    except ConfigError as e:
-        raise ConfigError(f"{where}.{key}: {e}") from None
-
-
-def _pairs(spec: str, keys: tuple[str, ...], where: str) -> dict[str, str]:
-    """``k=v,k=v`` into a dict of raw strings; unknown, repeated or empty keys are errors."""
-    out: dict[str, str] = {}
-    for part in spec.split(","):
-        key, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or not key or not value:
-            raise ConfigError(f"{where}: expected KEY=VALUE pairs separated by commas, got {part.strip()!r}")
-        if key not in keys:
-            raise ConfigError(f"{where}: {key}: unknown key (valid: {', '.join(keys)})")
-        if key in out:
-            raise ConfigError(f"{where}: {key} is given twice")
-        out[key] = value
-    return out
-
-
-def _typed(values: dict[str, str], where: str) -> dict[str, Any]:
-    """Times through :func:`parse_time`, box values as numbers, the rest as text."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if key in _TIME_KEYS:
-            try:
-                out[key] = parse_time(value)
-            except ConfigError as e:
-                raise ConfigError(f"{where}: {key}: {e}") from None
-        elif key in _BOX_KEYS:
-            try:
-                out[key] = float(value)
-            except ValueError:
-                raise ConfigError(f"{where}: {key}: expected a number of pixels, got {value!r}") from None
-            if not math.isfinite(out[key]):
-                raise ConfigError(f"{where}: {key}: expected a number of pixels, got {value!r}")
-        elif key == "mode" and value not in _MODES:
-            raise ConfigError(f"{where}: mode: {value!r} is not one of {', '.join(_MODES)}")
-        else:
-            out[key] = value
-    return out
 
 
 # --- protected areas ---------------------------------------------------------------------------------------
@@ -246,7 +115,7 @@ def protect_filter(dets: Detections, frame_time: float, protect: list[ProtectedR
         w = np.clip(np.minimum(x2, p.x + p.w) - np.maximum(x1, p.x), 0, None)
         h = np.clip(np.minimum(y2, p.y + p.h) - np.maximum(y1, p.y), 0, None)
         inside |= w * h >= PROTECT_INSIDE * area
-    return dets.filter(~(inside & (dets.kind == "text")))
+    return dets.filter(~(inside & (dets.kind == Kind.TEXT)))
 
 
 def _active(p: ProtectedRegion, t: float) -> bool:
@@ -256,28 +125,62 @@ def _active(p: ProtectedRegion, t: float) -> bool:
 # --- following ---------------------------------------------------------------------------------------------
 
 
-def follow_regions(
-    info: VideoInfo, cfg: RegionsConfig, first_id: int, progress: bool = False, on_damage: str = "fail"
-) -> list[Track]:
-    """One track of kind ``region`` per marked region, ids from ``first_id`` in the order given.
+class RegionFollower:
+    """One track of kind ``region`` per marked region, in the order given.
 
     Static regions cost nothing (a box at the first and last frame of their
-    span; the planner fills the frames between).  Tracked regions share one
-    decode pass from the start of the video to the furthest frame any of
-    them may reach.  A mark outside the video is a :class:`ConfigError`:
-    silently dropping a region the operator asked for would leave it visible.
+    span; the planner fills the frames between).  Tracked regions ride on
+    the analysis pass's decode: :meth:`visit` sees every frame up to the
+    furthest one any of them may reach.  A mark outside the video is a
+    :class:`ConfigError`: silently dropping a region the operator asked for
+    would leave it visible.
     """
-    tracks = [Track(id=first_id + i, kind="region", label=r.label) for i, r in enumerate(cfg.redact)]
-    runs = []
-    for i, (region, track) in enumerate(zip(cfg.redact, tracks)):
-        name = _describe(i, region)
-        if region.mode == "static":
-            _static(info, region, track, name)
-        else:
-            runs.append(_plan(info, cfg, region, track, name))
-    if runs:
-        _follow(info, cfg, runs, progress, on_damage)
-    return tracks
+
+    def __init__(self, info: VideoInfo, cfg: RegionsConfig):
+        self.info, self.cfg = info, cfg
+        self.tracks = [Track(id=i, kind=Kind.REGION, label=r.label) for i, r in enumerate(cfg.redact)]
+        self.runs = [
+            _plan(info, cfg, r, t, _describe(i, r))
+            for i, (r, t) in enumerate(zip(cfg.redact, self.tracks))
+            if r.mode != "static"
+        ]
+        self._stepper = _Stepper(info, cfg, self.runs) if self.runs else None
+
+    @property
+    def done(self) -> bool:
+        """Whether no tracked region needs another frame."""
+        return self._stepper is None or self._stepper.done
+
+    def visit(self, frame: Frame) -> None:
+        if self._stepper is not None and not self._stepper.done:
+            self._stepper.step(frame)
+
+    def finish(self, info: VideoInfo, first_id: int) -> list[Track]:
+        """The region tracks, ids from ``first_id``, once the pass is over; ``info`` has the frames decoded."""
+        if self._stepper is not None and self._stepper.pending:
+            last = info.frame_count - 1
+            raise ConfigError(f"{self._stepper.pending[0].name}: t is after the last decoded frame ({last})")
+        for run in self.runs:
+            _fill(run)
+        for i, (region, track) in enumerate(zip(self.cfg.redact, self.tracks)):
+            if region.mode == "static":
+                _static(info, region, track, _describe(i, region))
+        for i, track in enumerate(self.tracks):
+            track.id = first_id + i
+        return self.tracks
+
+
+def follow_regions(info: VideoInfo, cfg: RegionsConfig, first_id: int, on_damage: str = "fail") -> list[Track]:
+    """:class:`RegionFollower` on a decode of its own, for callers without an analysis pass (tests, tools)."""
+    follower = RegionFollower(info, cfg)
+    if not follower.done:
+        with decode(info, on_damage=on_damage) as frames:  # type: ignore[arg-type]
+            for frame in frames:
+                follower.visit(frame)
+                if follower.done:
+                    break
+        info = dataclasses.replace(info, frame_count=frames.frames_read) if follower.runs else info
+    return follower.finish(info, first_id)
 
 
 def _describe(i: int, r: MarkedRegion) -> str:
@@ -361,56 +264,48 @@ def _tracking_scale(info: VideoInfo, runs: list[_Run]) -> float:
     return min(1.0, scale)
 
 
-def _follow(info: VideoInfo, cfg: RegionsConfig, runs: list[_Run], progress: bool, on_damage: str) -> None:
-    """The single decode pass: buffer what backward runs need, start runs at their frame, step forward runs."""
-    scale = _tracking_scale(info, runs)
-    size = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
-    patience = max(1, math.ceil(PATIENCE_S * info.fps))
+class _Stepper:
+    """The frame-by-frame work of following: buffer what backward runs need, start runs at their frame,
+    step forward runs."""
 
-    def follower(run: _Run, image: np.ndarray) -> _Follower:
-        return _Follower(
-            _TRACKERS[cfg.tracker],
-            image,
-            run.box * scale,
-            scale,
-            (info.width, info.height),
-            cfg.min_overlap,
-            patience,
-            cfg.tracker,
-            run.name,
-        )
+    def __init__(self, info: VideoInfo, cfg: RegionsConfig, runs: list[_Run]):
+        self.info, self.cfg = info, cfg
+        self.scale = _tracking_scale(info, runs)
+        self.size = (max(1, round(info.width * self.scale)), max(1, round(info.height * self.scale)))
+        self.patience = max(1, math.ceil(PATIENCE_S * info.fps))
+        self.pending = sorted(runs, key=lambda r: r.start)
+        self.active: list[_Run] = []
+        self.buffer: dict[int, bytes] = {}
 
-    pending = sorted(runs, key=lambda r: r.start)
-    active: list[_Run] = []
-    buffer: dict[int, bytes] = {}
-    with FrameReader(info, on_damage=on_damage) as reader, \
-            _bar(max(r.forward_to for r in runs) + 1, "regions", progress) as bar:
-        for frame in reader:
-            i = frame.index
-            bar.update(1)
-            if not active and not any(r.back_to <= i <= r.start for r in pending):
-                continue  # before every span: decoded only to get further
-            small = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA) if scale < 1 else frame.image
-            if any(r.back_to <= i < r.start for r in pending):
-                buffer[i] = _encode(small)
-            for run in active:
-                assert run.ahead is not None
-                run.ahead.step(i, small)
-            for run in [r for r in pending if r.start == i]:
-                pending.remove(run)
-                run.ahead = follower(run, small)
-                run.behind = _backwards(follower(run, small), buffer, run)
-                active.append(run)
-            keep_from = min((r.back_to for r in pending), default=i + 1)
-            for k in [k for k in buffer if k < keep_from]:
-                del buffer[k]
-            active = [r for r in active if r.ahead is not None and not r.ahead.lost and i < r.forward_to]
-            if not pending and not active:
-                break
-    if pending:
-        raise ConfigError(f"{pending[0].name}: t is after the last decoded frame ({reader.frames_read - 1})")
-    for run in runs:
-        _fill(run)
+    @property
+    def done(self) -> bool:
+        return not self.pending and not self.active
+
+    def follower(self, run: _Run, image: np.ndarray) -> _Follower:
+        info, cfg = self.info, self.cfg
+        return _Follower(_TRACKERS[cfg.tracker], image, run.box * self.scale, self.scale, (info.width, info.height),
+                         cfg.min_overlap, self.patience, cfg.tracker, run.name)
+
+    def step(self, frame: Frame) -> None:
+        i, pending = frame.index, self.pending
+        if not self.active and not any(r.back_to <= i <= r.start for r in pending):
+            return  # before every span: decoded only to get further
+        scale = self.scale
+        small = cv2.resize(frame.image, self.size, interpolation=cv2.INTER_AREA) if scale < 1 else frame.image
+        if any(r.back_to <= i < r.start for r in pending):
+            self.buffer[i] = _encode(small)
+        for run in self.active:
+            assert run.ahead is not None
+            run.ahead.step(i, small)
+        for run in [r for r in pending if r.start == i]:
+            pending.remove(run)
+            run.ahead = self.follower(run, small)
+            run.behind = _backwards(self.follower(run, small), self.buffer, run)
+            self.active.append(run)
+        keep_from = min((r.back_to for r in pending), default=i + 1)
+        for k in [k for k in self.buffer if k < keep_from]:
+            del self.buffer[k]
+        self.active = [r for r in self.active if r.ahead is not None and not r.ahead.lost and i < r.forward_to]
 
 
 def _backwards(back: _Follower, buffer: dict[int, bytes], run: _Run) -> list[tuple[int, np.ndarray, float]]:
@@ -556,7 +451,3 @@ def _encode(image: np.ndarray) -> bytes:
 
 def _decode(data: bytes) -> np.ndarray:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-
-
-def _bar(total: int, desc: str, enabled: bool):
-    return tqdm(total=total or None, desc=desc, unit="frame", disable=not enabled, dynamic_ncols=True, leave=False)

@@ -18,8 +18,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from redact.analyse.identity.embed import FaceEmbedder
 from redact.errors import InputError
-from redact.identify.embed import FaceEmbedder
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -140,7 +140,7 @@ def load_people(
     embedder = embedder or FaceEmbedder()
     own_detector = detector is None
     if own_detector:
-        from redact.detect.base import create
+        from redact.analyse.detectors.base import create
 
         detector = create("centerface", threshold=FACE_SCORE, scale=1.0)
         detector.load()

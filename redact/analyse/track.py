@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from redact.config import TrackConfig
-from redact.types import Detections, Track
+from redact.types import PLACED, Detections, Track
 
 SEARCH_GROWTH = 0.05
 """How much a coasting track's search window grows per frame without a detection, per side, as a fraction of its box."""
@@ -130,8 +130,13 @@ class Tracker:
             if frame - lv.last_frame <= self.config.max_coast + 1 and (kinds is None or lv.track.kind in kinds)
         ]
 
-    def update(self, frame: int, dets: Detections) -> None:
-        """Assign ``dets`` (from frame ``frame``) to tracks; call only on frames that were detected."""
+    def update(self, frame: int, dets: Detections) -> Detections:
+        """Assign ``dets`` (from frame ``frame``) to tracks; call only on frames that were detected.
+
+        Returns every row of ``dets`` with its ``track_id``: none is dropped,
+        so a caller (the identity sampler) can join a row to its track.
+        """
+        dets = dets[np.arange(len(dets))]  # a copy: the caller's rows keep their labels
         self._live = [lv for lv in self._live if frame - lv.last_frame <= self.config.max_coast + 1]
         unmatched = set(range(len(dets)))
         if self._live and len(dets):
@@ -167,75 +172,22 @@ class Tracker:
                 unmatched.discard(d)
                 self._add(self._live[t], frame, dets, d)
         for d in sorted(unmatched):
-            track = Track(id=self._next_id, kind=str(dets.kind[d]))
+            track = Track(id=self._next_id, kind=dets.kind[d])
             self._next_id += 1
             self.tracks.append(track)
             live = _Live(track, dets.xyxy[d].copy(), frame, float(dets.angle[d]))
             self._live.append(live)
-            track.add(frame, dets.xyxy[d], float(dets.score[d]), str(dets.detector[d]))
+            self._record(track, frame, dets, d, dets.xyxy[d])
+        return dets
 
     @staticmethod
     def _add(live: _Live, frame: int, dets: Detections, d: int) -> None:
         box = dets.xyxy[d].copy()
         live.update(box, frame)
         live.angle = float(dets.angle[d])
-        live.track.add(frame, box, float(dets.score[d]), str(dets.detector[d]))
+        Tracker._record(live.track, frame, dets, d, box)
 
-
-REACH = 0.25
-"""How far (a fraction of its size, each side) another face must stay from a track for it to count as alone."""
-
-MAX_GAP = 3
-"""Frames between two detections of a track beyond which it may have coasted onto someone else."""
-
-
-def lone_stretches(track: Track, tracks: list[Track], min_height: float) -> list[tuple[int, int]]:
-    """Inclusive frame ranges over which ``track`` cannot have passed from one face to another.
-
-    The tracker hands a track on only to a detection of the same kind that
-    overlaps its predicted box (:meth:`Tracker.update`).  So while the track
-    is seen at least every ``MAX_GAP`` frames and no other track of its kind
-    comes within ``REACH`` of where it was, just before or just after, it
-    follows one face: a swap needs a second face at hand.  Faces shorter than
-    ``min_height`` end a stretch too: they are never shown in a kept track.
-    """
-    if not track.frames:
-        return []
-    frames = np.asarray(track.frames)
-    boxes = np.stack(track.boxes)
-    before = np.concatenate([boxes[:1], boxes[:-1]])
-    after = np.concatenate([boxes[1:], boxes[-1:]])
-    reach = np.concatenate(
-        [
-            np.minimum.reduce([before[:, :2], boxes[:, :2], after[:, :2]]),
-            np.maximum.reduce([before[:, 2:], boxes[:, 2:], after[:, 2:]]),
-        ],
-        axis=1,
-    )
-    size = boxes[:, 2:] - boxes[:, :2]
-    reach = reach + np.concatenate([-size, size], axis=1) * REACH
-    alone = size[:, 1] >= min_height
-    for other in tracks:
-        if other.id == track.id or other.kind != track.kind or not other.frames:
-            continue
-        during = (frames >= other.first) & (frames <= other.last)
-        if not during.any():
-            continue
-        theirs = np.stack(other.boxes)
-        at = np.stack([np.interp(frames[during], other.frames, theirs[:, c]) for c in range(4)], axis=1)
-        mine = reach[during]
-        near = (np.minimum(mine[:, 2], at[:, 2]) > np.maximum(mine[:, 0], at[:, 0])) & (
-            np.minimum(mine[:, 3], at[:, 3]) > np.maximum(mine[:, 1], at[:, 1])
-        )
-        alone[np.flatnonzero(during)[near]] = False
-    stretches: list[tuple[int, int]] = []
-    start = None
-    for k, f in enumerate(track.frames):
-        if alone[k] and start is not None and f - track.frames[k - 1] <= MAX_GAP:
-            continue
-        if start is not None:
-            stretches.append((track.frames[start], track.frames[k - 1]))
-        start = k if alone[k] else None
-    if start is not None:
-        stretches.append((track.frames[start], track.frames[-1]))
-    return stretches
+    @staticmethod
+    def _record(track: Track, frame: int, dets: Detections, d: int, box: np.ndarray) -> None:
+        track.add(frame, box, float(dets.score[d]), str(dets.detector[d]), bool(dets.column(PLACED)[d]))
+        dets.track_id[d] = track.id

@@ -11,7 +11,7 @@ landmarks of a person it finds, including the nose, eyes, ears, mouth and
 shoulders, with a per-landmark *visibility* (its confidence that the point is
 in view rather than occluded).  :func:`head_box` turns the head and shoulder
 landmarks into a head box; the boxes are ``kind = "face"`` so they fuse
-and track with the face detectors' boxes (``pipeline.fuse`` takes the union
+and track with the face detectors' boxes (``redact.analyse.fuse`` takes the union
 of overlapping boxes, so a head box around a face box simply enlarges it).
 
 Limits a caller must know:
@@ -51,10 +51,10 @@ from typing import Any
 
 import numpy as np
 
-from redact.detect.base import check_options, register
-from redact.detect.mediapipe_face import _native_stderr_silenced, import_solution, process_bgr
+from redact.analyse.detectors.base import check_options, register
+from redact.analyse.detectors.mediapipe_face import _native_stderr_silenced, import_solution, process_bgr
 from redact.errors import DetectorError
-from redact.types import Detections
+from redact.types import Detections, Kind
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class PoseHeadDetector:
     scaling mostly saves the resize).
     """
 
-    kind = "face"
+    kind = Kind.FACE
 
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
         self.name = "pose_head"

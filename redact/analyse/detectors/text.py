@@ -25,9 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, register, resize_for, shipped_file
-from redact.detect.engine import OnnxPlugin
-from redact.types import Detections
+from redact.analyse.detectors.base import check_image, check_options, register, resize_for, shipped_file
+from redact.analyse.detectors.engine import OnnxPlugin
+from redact.types import Detections, Kind
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ picture) must be marked with ``--region``."""
 class TextDetector(OnnxPlugin):
     """Finds lines of text of any script; ``scale`` resizes the frame first (text ~8 px tall after it is still found)."""
 
-    kind = "text"
+    kind = Kind.TEXT
 
     def __init__(self, threshold: float = 0.4, scale: float = 1.0) -> None:
         super().__init__()

@@ -55,7 +55,8 @@ class Rotated:
             return dets
         xyxy = np.clip(self.boxes_back(dets.xyxy), 0, [width, height, width, height]).astype(np.float32)
         keep = (xyxy[:, 2] - xyxy[:, 0] >= 1) & (xyxy[:, 3] - xyxy[:, 1] >= 1)
-        out = Detections(xyxy, dets.score, dets.kind, dets.detector, np.full(len(dets), self.angle, np.float32))
+        out = Detections(xyxy, dets.score, dets.kind, dets.detector, np.full(len(dets), self.angle, np.float32),
+                         dets.track_id, dets.data)
         return out.filter(keep)
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, nms, register, shipped_file
-from redact.detect.engine import OnnxPlugin
+from redact.analyse.detectors.base import check_image, check_options, nms, register, shipped_file
+from redact.analyse.detectors.engine import OnnxPlugin
 from redact.errors import DetectorError
-from redact.types import Detections
+from redact.types import Detections, Kind
 
 LABELS = (
     "FEMALE_GENITALIA_COVERED",
@@ -62,7 +62,7 @@ NMS_IOU = 0.45
 class NudityDetector(OnnxPlugin):
     """Exposed body parts of the configured ``classes``; every box is ``kind = "body"``."""
 
-    kind = "body"
+    kind = Kind.BODY
 
     def __init__(self, threshold: float = 0.25, scale: float = 1.0, classes: list[str] | tuple[str, ...] = ()) -> None:
         super().__init__()

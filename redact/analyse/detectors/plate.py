@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, register, resize_for
+from redact.analyse.detectors.base import check_image, check_options, register, resize_for
 from redact.errors import DetectorError
-from redact.types import Detections
+from redact.types import Detections, Kind
 
 CASCADE = "haarcascade_russian_plate_number.xml"
 MIN_SIZE = (24, 8)
@@ -29,7 +29,7 @@ MIN_SIZE = (24, 8)
 class HaarPlateDetector:
     """Plates; the cascade gives no score, so ``threshold`` is unused and every box scores 1."""
 
-    kind = "plate"
+    kind = Kind.PLATE
 
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
         self.name = "plate_haar"

@@ -1,7 +1,7 @@
 """Decide, per whole track, whether it is redacted or kept: a pure function of the evidence.
 
 Without reference photos every track is redacted.  With them, each face
-track's scored samples (:mod:`redact.identify.scan`) decide, and everything
+track's scored samples (:mod:`redact.analyse.identity.scan`) decide, and everything
 fails closed:
 
 * keep mode (``--keep``): a track is kept only when enough usable samples
@@ -13,9 +13,9 @@ fails closed:
   track that was not confirmed (a longer stretch too small, blurred or
   turned, or a different person after two people crossed) stays redacted.
   The track-level tests read each sample's pooled similarity and the
-  confirmation its one-sided pools (:mod:`redact.identify.pool`); samples
+  confirmation its one-sided pools (:mod:`redact.analyse.identity.pool`); samples
   scored without a pool read their own.  Where the track was alone (no other
-  face within reach, no coasting: :func:`redact.track.lone_stretches`) it
+  face within reach, no coasting: :func:`lone_stretches`) it
   cannot have passed to someone else, so there a sample under ``confirm``
   that is not a stranger's score (``distinct`` or more) does not break the
   stretch, as long as the stretch has a confirmed sample of its own: a face
@@ -34,31 +34,10 @@ from __future__ import annotations
 
 import statistics
 
-from redact.config import Config, IdentityConfig
-from redact.track import lone_stretches
-from redact.types import Action, Decision, IdentitySample, Track
+import numpy as np
 
-REASON_DEFAULT = "redact-all"
-"""No reference photos were given: every detected object is redacted."""
-REASON_MATCHED = "matched"
-"""Keep mode: matched ``label`` at ``score``.  Only-redact mode: matched a listed person, so redacted."""
-REASON_NOT_LISTED = "not-listed"
-"""Only-redact mode: confidently none of the listed people."""
-REASON_UNKNOWN = "unknown"
-"""Scored, but matched no reference person well enough."""
-REASON_BELOW_SIZE = "below-size"
-"""Never large enough to score (``identity.min_face``)."""
-REASON_UNSCORABLE = "unscorable"
-"""Large enough, but every sample was blurred or turned away."""
-REASON_FEW = "too-few-samples"
-REASON_INCONSISTENT = "inconsistent"
-"""The samples disagree (for example two people in one track)."""
-REASON_AMBIGUOUS = "ambiguous"
-"""Two reference people score too close to tell apart."""
-REASON_OPERATOR = "operator"
-"""An operator override from a decisions file."""
-REASON_NOT_FACE = "not-a-face"
-"""Identity applies to faces only; other kinds are always redacted."""
+from redact.config import Config, IdentityConfig
+from redact.types import Action, Decision, IdentitySample, Kind, Reason, Track
 
 
 def decide(
@@ -75,11 +54,11 @@ def decide(
         if t.id in overrides:
             action = overrides[t.id]
             visible = ((t.first, t.last),) if action is Action.KEEP else ()
-            out[t.id] = Decision(t.id, action, REASON_OPERATOR, visible=visible)
+            out[t.id] = Decision(t.id, action, Reason.OPERATOR, visible=visible)
         elif mode is None or identities is None:
-            out[t.id] = Decision(t.id, Action.REDACT, REASON_DEFAULT)
-        elif t.kind != "face":
-            out[t.id] = Decision(t.id, Action.REDACT, REASON_NOT_FACE)
+            out[t.id] = Decision(t.id, Action.REDACT, Reason.DEFAULT)
+        elif t.kind != Kind.FACE:
+            out[t.id] = Decision(t.id, Action.REDACT, Reason.NOT_FACE)
         elif mode == "keep":
             out[t.id] = _keep_mode(t, identities.get(t.id, []), config.identity, tracks)
         elif mode == "only-redact":
@@ -94,9 +73,9 @@ def _scored(track_id: int, samples: list[IdentitySample], cfg: IdentityConfig):
     usable = [s for s in samples if s.usable]
     if not usable:
         big = any(s.height >= cfg.min_face for s in samples)
-        return Decision(track_id, Action.REDACT, REASON_UNSCORABLE if big else REASON_BELOW_SIZE)
+        return Decision(track_id, Action.REDACT, Reason.UNSCORABLE if big else Reason.BELOW_SIZE)
     if len(usable) < cfg.min_samples:
-        return Decision(track_id, Action.REDACT, REASON_FEW)
+        return Decision(track_id, Action.REDACT, Reason.FEW)
     labels = usable[0].scores
     ranked = sorted(((statistics.median(s.track_scores[k] for s in usable), k) for k in labels), reverse=True)
     return usable, ranked[0][0], ranked[0][1], ranked
@@ -109,16 +88,16 @@ def _keep_mode(track: Track, samples: list[IdentitySample], cfg: IdentityConfig,
         return scored
     usable, best, label, ranked = scored
     if best < cfg.threshold:
-        return Decision(track_id, Action.REDACT, REASON_UNKNOWN, score=best)
+        return Decision(track_id, Action.REDACT, Reason.UNKNOWN, score=best)
     share = sum(s.track_scores[label] >= cfg.threshold for s in usable) / len(usable)
     if share < cfg.agree:
-        return Decision(track_id, Action.REDACT, REASON_INCONSISTENT, label=label, score=best)
+        return Decision(track_id, Action.REDACT, Reason.INCONSISTENT, label=label, score=best)
     if len(ranked) > 1 and best - ranked[1][0] < cfg.margin:
-        return Decision(track_id, Action.REDACT, REASON_AMBIGUOUS, label=label, score=best)
+        return Decision(track_id, Action.REDACT, Reason.AMBIGUOUS, label=label, score=best)
     confirmed = [s.usable and s.confirm_scores[label] >= cfg.confirm and _best(s) == label for s in samples]
     visible = _bracketed(samples, confirmed, cfg.max_bridge)
     visible = _union(visible, _held_open(samples, confirmed, lone_stretches(track, tracks, cfg.min_face), label, cfg))
-    return Decision(track_id, Action.KEEP, REASON_MATCHED, label=label, score=best, visible=visible)
+    return Decision(track_id, Action.KEEP, Reason.MATCHED, label=label, score=best, visible=visible)
 
 
 def _held_open(
@@ -130,7 +109,7 @@ def _held_open(
 ) -> tuple[tuple[int, int], ...]:
     """The parts of lone stretches shown although some of their samples failed ``confirm``.
 
-    Inside a stretch where the track was alone (:func:`redact.track.lone_stretches`)
+    Inside a stretch where the track was alone (:func:`lone_stretches`)
     it cannot have passed to another face, so a sample there that scores under
     ``confirm`` is the same person seen badly (half behind a pole, a grimace,
     grain), not a swap: it counts like a confirmed one, but only inside the
@@ -180,10 +159,10 @@ def _only_redact_mode(track_id: int, samples: list[IdentitySample], cfg: Identit
     best = statistics.median(_closest(s) for s in usable)  # the closest person per sample: stricter than per label
     matching = sum(_closest(s) >= cfg.distinct for s in usable) / len(usable)
     if best >= cfg.distinct or matching > 1 - cfg.agree:
-        return Decision(track_id, Action.REDACT, REASON_MATCHED, label=label, score=best)
+        return Decision(track_id, Action.REDACT, Reason.MATCHED, label=label, score=best)
     confirmed = [s.usable and _closest(s) < cfg.distinct for s in samples]
     visible = _bracketed(samples, confirmed, cfg.max_bridge)
-    return Decision(track_id, Action.KEEP, REASON_NOT_LISTED, label=label, score=best, visible=visible)
+    return Decision(track_id, Action.KEEP, Reason.NOT_LISTED, label=label, score=best, visible=visible)
 
 
 def _bracketed(samples: list[IdentitySample], confirmed: list[bool], max_bridge: int) -> tuple[tuple[int, int], ...]:
@@ -209,3 +188,62 @@ def _bracketed(samples: list[IdentitySample], confirmed: list[bool], max_bridge:
             ranges.append([start, s.frame])
         previous = s.frame
     return tuple((a, b) for a, b in ranges)
+
+
+REACH = 0.25
+"""How far (a fraction of its size, each side) another face must stay from a track for it to count as alone."""
+
+MAX_GAP = 3
+"""Frames between two detections of a track beyond which it may have coasted onto someone else."""
+
+
+def lone_stretches(track: Track, tracks: list[Track], min_height: float) -> list[tuple[int, int]]:
+    """Inclusive frame ranges over which ``track`` cannot have passed from one face to another.
+
+    The tracker hands a track on only to a detection of the same kind that
+    overlaps its predicted box (:meth:`Tracker.update`).  So while the track
+    is seen at least every ``MAX_GAP`` frames and no other track of its kind
+    comes within ``REACH`` of where it was, just before or just after, it
+    follows one face: a swap needs a second face at hand.  Faces shorter than
+    ``min_height`` end a stretch too: they are never shown in a kept track.
+    """
+    if not track.frames:
+        return []
+    frames = np.asarray(track.frames)
+    boxes = np.stack(track.boxes)
+    before = np.concatenate([boxes[:1], boxes[:-1]])
+    after = np.concatenate([boxes[1:], boxes[-1:]])
+    reach = np.concatenate(
+        [
+            np.minimum.reduce([before[:, :2], boxes[:, :2], after[:, :2]]),
+            np.maximum.reduce([before[:, 2:], boxes[:, 2:], after[:, 2:]]),
+        ],
+        axis=1,
+    )
+    size = boxes[:, 2:] - boxes[:, :2]
+    reach = reach + np.concatenate([-size, size], axis=1) * REACH
+    alone = size[:, 1] >= min_height
+    for other in tracks:
+        if other.id == track.id or other.kind != track.kind or not other.frames:
+            continue
+        during = (frames >= other.first) & (frames <= other.last)
+        if not during.any():
+            continue
+        theirs = np.stack(other.boxes)
+        at = np.stack([np.interp(frames[during], other.frames, theirs[:, c]) for c in range(4)], axis=1)
+        mine = reach[during]
+        near = (np.minimum(mine[:, 2], at[:, 2]) > np.maximum(mine[:, 0], at[:, 0])) & (
+            np.minimum(mine[:, 3], at[:, 3]) > np.maximum(mine[:, 1], at[:, 1])
+        )
+        alone[np.flatnonzero(during)[near]] = False
+    stretches: list[tuple[int, int]] = []
+    start = None
+    for k, f in enumerate(track.frames):
+        if alone[k] and start is not None and f - track.frames[k - 1] <= MAX_GAP:
+            continue
+        if start is not None:
+            stretches.append((track.frames[start], track.frames[k - 1]))
+        start = k if alone[k] else None
+    if start is not None:
+        stretches.append((track.frames[start], track.frames[-1]))
+    return stretches

@@ -22,9 +22,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from redact.detect.base import check_image, check_options, register, resize_for
+from redact.analyse.detectors.base import check_image, check_options, register, resize_for
 from redact.errors import DetectorError
-from redact.types import Detections
+from redact.types import Detections, Kind
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class BlazeFaceDetector:
     ``load()``) and images are processed one at a time.
     """
 
-    kind = "face"
+    kind = Kind.FACE
 
     def __init__(self, name: str, model_selection: int, threshold: float = 0.5, scale: float = 1.0) -> None:
         self.name = name

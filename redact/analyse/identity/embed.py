@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import shipped_file
+from redact.analyse.detectors.base import shipped_file
 from redact.errors import DetectorError
 
 CHIP_SIZE = 150

@@ -55,10 +55,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from redact.analyse.detectors.base import Detector, create, drop_huge_unsure
+from redact.analyse.detectors.rotate import rotate_square
+from redact.analyse.track import LiveTrack
 from redact.config import RefineConfig
-from redact.detect.base import Detector, create, drop_huge_unsure
-from redact.detect.rotate import rotate_square
-from redact.track import LiveTrack
 from redact.types import PLACED, Detections
 
 _ALIGN = 32
@@ -132,7 +132,7 @@ class TrackRefiner:
         every_frame: bool = False,
         swept: bool = False,
     ) -> list[Window]:
-        """Windows for the live tracks (:meth:`redact.track.Tracker.live`) that need one.
+        """Windows for the live tracks (:meth:`redact.analyse.track.Tracker.live`) that need one.
 
         A track that one of this frame's whole-frame detections (``found``)
         already continues needs no window: its centre lies in the prediction.
@@ -231,7 +231,7 @@ class TrackRefiner:
         face.  And BlazeFace frames a face differently from CenterFace, so its
         sizes, fed back as the next window's expected face, grew a track by
         half again a few frames running; the place is what it adds, and the
-        detector name says so (``PLACED``), so recognition does not align on it.
+        ``PLACED`` column says so, so recognition does not align on it.
         """
         assert self.fallback is not None
         height, width = image.shape[:2]
@@ -250,7 +250,8 @@ class TrackRefiner:
         half = np.array([face[0] - face[2], face[1] - face[3]], np.float32) / 2
         centres = (d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2
         d.xyxy = np.concatenate([centres + half, centres - half], axis=1)
-        d.detector = np.full(len(d), self.fallback.name + PLACED, object)
+        d.detector = np.full(len(d), self.fallback.name, object)
+        d.data[PLACED] = np.ones(len(d), bool)
         return d
 
 

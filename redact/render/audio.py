@@ -39,20 +39,23 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from redact.config import AudioConfig, AudioRange
-from redact.errors import ConfigError, EncodeError
-from redact.io.writer import ffmpeg_exe
-from redact.timecode import parse_span
+from redact.config import AudioConfig, EncodeConfig
+from redact.errors import EncodeError
+from redact.io.files import ffmpeg_exe, temp_path_for
+from redact.io.writer import Soundtrack
+from redact.marks import AUDIO_ACTIONS
 from redact.types import VideoInfo
 
 log = logging.getLogger(__name__)
 
-ORDER = ("disguise", "bleep", "mute")
+ORDER = AUDIO_ACTIONS
 """Actions from weakest to strongest; applied in this order, so the strongest wins where ranges overlap."""
 
 RAMP_SECONDS = 0.005
@@ -101,22 +104,6 @@ def plan(duration: float, cfg: AudioConfig) -> list[AudioEvent]:
     return sorted(events, key=lambda e: (ORDER.index(e.action), e.start, e.end))
 
 
-def parse_audio_range(spec: str) -> AudioRange:
-    """``START-END=ACTION[:LABEL]`` as the command line takes it, e.g. ``01:12.5-01:13.4=bleep:name spoken``."""
-    span, sep, rest = spec.partition("=")
-    if not sep:
-        raise ConfigError(f"--audio-range {spec!r}: expected START-END=ACTION[:LABEL], e.g. 01:12.5-01:13.4=bleep")
-    action, _, label = rest.partition(":")
-    action = action.strip()
-    if action not in ORDER:
-        raise ConfigError(f"--audio-range {spec!r}: action {action!r} is not one of {', '.join(sorted(ORDER))}")
-    try:
-        start, end = parse_span(span)
-    except ConfigError as e:
-        raise ConfigError(f"--audio-range {spec!r}: {e}") from None
-    return AudioRange(start=start, end=end, action=action, label=label.strip())  # type: ignore[arg-type]
-
-
 def audio_start(info: VideoInfo) -> float:
     """Seconds from the container's start to the first sample ffmpeg decodes from the first audio stream.
 
@@ -138,6 +125,33 @@ def audio_start(info: VideoInfo) -> float:
         if stream.start_time is not None:
             return float(stream.start_time * stream.time_base) - origin
     return 0.0
+
+
+@contextmanager
+def soundtrack(info: VideoInfo, cfg: AudioConfig, encode: EncodeConfig, output: Path) -> Iterator[Redacted]:
+    """The soundtrack the output gets: the input's, or a rewritten one beside ``output`` while the block runs.
+
+    Run before the video is encoded, so the audit log records the redactions
+    that were applied (clipped to the audio's real extent), not the plan.
+    """
+    if info.audio is None or encode.audio == "drop" or not needs_processing(cfg):
+        yield Redacted(None, [])
+        return
+    dest = temp_path_for(output.with_name(output.stem + ".audio.f32"))
+    try:
+        start = audio_start(info)
+        events = process(info, cfg, dest, start=start)
+        yield Redacted(Soundtrack(dest, start), events)
+    finally:
+        dest.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """What :func:`soundtrack` did: the file to mux (None = the input's audio as it is) and the events applied."""
+
+    track: Soundtrack | None
+    events: list[AudioEvent]
 
 
 def process(info: VideoInfo, cfg: AudioConfig, dest: Path, start: float | None = None) -> list[AudioEvent]:

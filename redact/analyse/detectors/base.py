@@ -9,6 +9,7 @@ config that names it fails loudly instead of silently detecting less.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import threading
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from redact.detect.rotate import rotate
+from redact.analyse.detectors.rotate import rotate
 from redact.errors import DetectorError
 from redact.types import Detections
 
@@ -51,25 +52,33 @@ def register(name: str) -> Callable[[Factory], Factory]:
     return wrap
 
 
+BUILTIN = {
+    "centerface": "centerface",
+    "blazeface_short": "mediapipe_face",
+    "blazeface_full": "mediapipe_face",
+    "pose_head": "pose_head",
+    "text": "text",
+    "plate_haar": "plate",
+    "nudenet": "nudity",
+}
+"""Plug-in name -> the module of this package that registers it, imported only when the name is asked for
+(so ``import redact`` stays cheap, and a run that uses two plug-ins loads only their dependencies)."""
+
+
 def available() -> list[str]:
-    _load_builtin_plugins()
-    return sorted(_REGISTRY)
+    return sorted(set(BUILTIN) | set(_REGISTRY))
 
 
 def create(name: str, **options) -> Detector:
     """Instantiate a registered detector; unknown names list the valid ones."""
-    _load_builtin_plugins()
+    if name not in _REGISTRY and name in BUILTIN:
+        importlib.import_module(f"{__package__}.{BUILTIN[name]}")
     if name not in _REGISTRY:
-        raise DetectorError(f"unknown detector {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+        raise DetectorError(f"unknown detector {name!r}; available: {', '.join(available())}")
     try:
         return _REGISTRY[name](**options)
     except TypeError as e:
         raise DetectorError(f"detector {name!r}: {e}") from e
-
-
-def _load_builtin_plugins() -> None:
-    # Imported lazily so `import redact` stays cheap and plug-ins may import this module.
-    from redact.detect import centerface, mediapipe_face, nudity, plate, pose_head, text  # noqa: F401
 
 
 def check_options(name: str, threshold: float, scale: float) -> tuple[float, float]:
@@ -194,10 +203,10 @@ class Rotations(Wrapper):
 
     The face models are trained on upright faces; a face on the floor or
     upside down is upright in one of the turned copies
-    (:mod:`redact.detect.rotate`).  Each box carries the angle it was found
+    (:mod:`redact.analyse.detectors.rotate`).  Each box carries the angle it was found
     at (``Detections.angle``), so the refiner follows that face in windows
     turned the same way.  Boxes of one face from several angles are left
-    for the pipeline's fusion (``pipeline.fuse``).
+    for the pipeline's fusion (``redact.analyse.fuse``).
 
     A turned copy gives the model more chances to see a face in clutter,
     and CenterFace sometimes answers with a box half the frame wide at a low
