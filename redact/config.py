@@ -368,6 +368,44 @@ class EncodeConfig:
     """AAC bitrate used whenever audio is re-encoded."""
 
 
+def _default_image_detectors() -> list[DetectorConfig]:
+    # A picture is seen once, with no tracker to cover a miss: every sweep runs on it, at full size, on an
+    # upscaled copy for the smallest faces, and turned for faces lying down (see configs/default.yaml).
+    return [
+        DetectorConfig(name="centerface", threshold=0.15, scale=1.0),
+        DetectorConfig(name="centerface", threshold=0.2, scale=2.0),
+        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, rotations=[90.0, 180.0, 270.0]),
+    ]
+
+
+@dataclass
+class ImageConfig:
+    """Still pictures (JPEG, PNG, WebP, TIFF, HEIF): how they are searched and written.
+
+    A picture has no neighbouring frames to fill a miss from, so it gets every
+    sweep a video spreads over its frames, on the same picture.  Face
+    detectors come from here; the mark detectors of ``detect.detectors``
+    (text, plates, bodies: every plug-in that is not a face or head
+    detector) run on pictures too, once each, whatever their ``every``.
+    """
+
+    detectors: Annotated[list[DetectorConfig], AT_LEAST_ONE_DETECTOR] = field(
+        default_factory=_default_image_detectors
+    )
+    """Face sweeps run on every picture (``every`` is ignored: each runs once)."""
+    tile_pixels: Annotated[int, Range(1_000_000, 100_000_000)] = 16_000_000
+    """A larger picture is searched in overlapping full-size tiles of at most this many pixels, plus the
+    whole picture shrunk to it (for faces larger than a tile), so a detector's memory stays bounded."""
+    max_pixels: Annotated[int, Range(1, 178_956_970)] = 120_000_000
+    """Pictures with more pixels are refused before decoding (a decompression bomb promises
+    30,000 x 30,000 in a few bytes); 120 MP holds a 108 MP phone photo.  Pillow refuses over 178.9 MP."""
+    jpeg_quality: Annotated[int, Range(1, 100)] = 92
+    """Quality of re-encoded JPEG, lossy WebP and HEIF pictures (each is encoded once)."""
+    icc: Literal["keep", "drop"] = "keep"
+    """keep: a colour profile other than sRGB is written back (wide-gamut colours stay right);
+    drop: never.  An sRGB profile is always dropped (see :mod:`redact.io.images`)."""
+
+
 @dataclass
 class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -377,6 +415,7 @@ class Config:
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     regions: RegionsConfig = field(default_factory=RegionsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
