@@ -89,6 +89,16 @@ def _batch_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--summary", type=Path, metavar="JSON", help="batch summary path (default: OUTPUT/redact-batch.json)")
 
 
+def _image_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pictures and frame sequences (JPEG, PNG, WebP, TIFF, HEIF; see the image config section)")
+    g.add_argument("--as-video", action="store_true",
+                   help="INPUT is a folder of numbered frames: redact it as one video (tracking fills gaps); "
+                   "OUTPUT is an MP4, or a folder for the same numbered frames")
+    g.add_argument("--fps", type=float, default=25.0, metavar="FPS", help="frame rate of --as-video frames (default 25)")
+    g.add_argument("--jpeg-quality", type=int, metavar="Q", help="quality of re-encoded JPEG/WebP/HEIF, 1-100 "
+                   "(image.jpeg_quality)")
+
+
 def _apply_marks(config, args: argparse.Namespace):
     """Add the regions and audio ranges given on the command line to ``config`` (already validated)."""
     from redact.marks import load_regions_file, parse_audio_range, parse_protect, parse_region
@@ -120,7 +130,7 @@ def _people(args: argparse.Namespace):
 # flag name -> config key; flags win over --set and --config.
 _FLAG_KEYS = {
     "style": "render.style", "shape": "render.shape", "crf": "encode.crf", "preset": "encode.preset",
-    "audio": "audio.action",
+    "audio": "audio.action", "jpeg_quality": "image.jpeg_quality",
 }
 
 
@@ -141,12 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
-        "run", help="redact one video, or a batch of them",
-        description="Redact every face in INPUT and write OUTPUT (MP4).  With several inputs, a folder or a glob, "
+        "run", help="redact one video or picture, or a batch of them",
+        description="Redact every face in INPUT and write OUTPUT (MP4 for a video; a picture keeps its format).  "
+        "With several inputs, a folder or a glob (videos and pictures mixed), "
         "OUTPUT is a folder: the input tree is mirrored there, finished files are skipped on a rerun, and a "
         "summary is written (exit 0 all done, 3 some failed, 1 none done).",
     )
-    run.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="a video; or folders, globs, several videos")
+    run.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="a video or a picture; or folders, globs, several of them")
     run.add_argument("-o", "--output", type=Path, required=True, metavar="OUTPUT", help="output video, or folder")
     run.add_argument("--log", type=Path, metavar="AUDIT.jsonl", help="audit log path (default: OUTPUT's name with .audit.jsonl)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
@@ -155,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _people_args(run)
     _marks_args(run)
     _batch_args(run)
+    _image_args(run)
 
     ana = sub.add_parser(
         "analyse", help="detect, track and score identities once; save for review and render",
@@ -318,14 +330,34 @@ def _run(args: argparse.Namespace) -> int:
     config = _resolve_config(args)
     if args.print_config:
         sys.stdout.write(config.to_yaml())
+    if args.as_video:
+        return _run_sequence(args, config)
     if is_batch(args.inputs, args.output):
         return _run_batch(args, config)
     if args.jobs is not None or args.executor != "local" or args.summary is not None:
         raise ConfigError("--jobs, --executor and --summary are for batches: give a folder, a glob or several inputs")
-    from redact.pipeline import run
+    from redact.still import is_image
 
     people = _people(args)
-    result = run(args.inputs[0], args.output, config, audit_log=args.log, progress=_progress(args), people=people)
+    if is_image(args.inputs[0]):
+        from redact.still import run_image
+
+        result = run_image(args.inputs[0], args.output, config, audit_log=args.log, people=people)
+    else:
+        from redact.pipeline import run
+
+        result = run(args.inputs[0], args.output, config, audit_log=args.log, progress=_progress(args), people=people)
+    _report_written(args, result)
+    return EXIT_OK
+
+
+def _run_sequence(args: argparse.Namespace, config) -> int:
+    from redact.sequence import run_sequence
+
+    if len(args.inputs) != 1 or args.jobs is not None or args.executor != "local":
+        raise ConfigError("--as-video takes one folder of numbered frames (no --jobs or --executor)")
+    result = run_sequence(args.inputs[0], args.output, config, fps=args.fps, audit_log=args.log,
+                          progress=_progress(args), people=_people(args))
     _report_written(args, result)
     return EXIT_OK
 
