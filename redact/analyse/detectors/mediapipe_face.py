@@ -93,7 +93,44 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
-class BlazeFaceDetector:
+class MediaPipeGraph:
+    """What the MediaPipe plug-ins share: one graph per instance, built in ``load()`` with its banners silenced.
+
+    A subclass names its ``solution`` module and builds its graph from it in ``_build``.
+    """
+
+    name: str
+    solution: str
+    _graph: Any = None
+
+    def _build(self, module):
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Build the graph; mediapipe is imported here, not at start-up: it takes ~0.2 s."""
+        if self._graph is not None:
+            return
+        try:
+            module = import_solution(self.solution)
+        except ImportError as e:
+            raise DetectorError(f"{self.name} needs mediapipe: pip install mediapipe==0.10.21") from e
+        try:
+            # MediaPipe's C++ core prints start-up banners (TFLite delegate, glog
+            # warnings) straight to file descriptor 2; building the graph and one
+            # warm-up inference happen with it silenced, errors still raise.
+            with _native_stderr_silenced():
+                self._graph = self._build(module)
+                self._graph.process(np.zeros((64, 64, 3), np.uint8))
+        except Exception as e:  # mediapipe raises RuntimeError/ValueError from its C++ core
+            raise DetectorError(f"{self.name}: cannot build the MediaPipe {self.solution} graph ({e})") from e
+
+    def close(self) -> None:
+        if self._graph is not None:
+            self._graph.close()
+            self._graph = None
+
+
+class BlazeFaceDetector(MediaPipeGraph):
     """One MediaPipe FaceDetection graph; never share an instance between threads or processes.
 
     The legacy solution keeps a running graph with monotonically increasing
@@ -102,6 +139,7 @@ class BlazeFaceDetector:
     """
 
     kind = Kind.FACE
+    solution = "face_detection"
 
     def __init__(self, name: str, model_selection: int, threshold: float = 0.5, scale: float = 1.0) -> None:
         self.name = name
@@ -109,32 +147,11 @@ class BlazeFaceDetector:
         self.threshold, self.scale = check_options(name, threshold, scale)
         self._graph: Any = None
 
-    def load(self) -> None:
-        """Build the MediaPipe graph; mediapipe is imported here, not at start-up: it takes ~0.2 s."""
-        if self._graph is not None:
-            return
-        try:
-            face_detection = import_solution("face_detection")
-        except ImportError as e:
-            raise DetectorError(f"{self.name} needs mediapipe: pip install mediapipe==0.10.21") from e
-        try:
-            # MediaPipe's C++ core prints start-up banners (TFLite delegate, glog
-            # warnings) straight to file descriptor 2; building the graph and one
-            # warm-up inference happen with it silenced, errors still raise.
-            with _native_stderr_silenced():
-                # The graph filters by score itself, so the threshold is passed rather than
-                # applied afterwards: the same boxes, less work in the graph's NMS.
-                self._graph = face_detection.FaceDetection(
-                    model_selection=self.model_selection, min_detection_confidence=self.threshold
-                )
-                self._graph.process(np.zeros((64, 64, 3), np.uint8))
-        except Exception as e:  # mediapipe raises RuntimeError/ValueError from its C++ core
-            raise DetectorError(f"{self.name}: cannot build the MediaPipe graph ({e})") from e
-
-    def close(self) -> None:
-        if self._graph is not None:
-            self._graph.close()
-            self._graph = None
+    def _build(self, face_detection):
+        # The graph filters by score itself, so the threshold is passed rather than
+        # applied afterwards: the same boxes, less work in the graph's NMS.
+        return face_detection.FaceDetection(model_selection=self.model_selection,
+                                            min_detection_confidence=self.threshold)
 
     def detect(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]

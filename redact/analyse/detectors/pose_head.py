@@ -52,8 +52,7 @@ from typing import Any
 import numpy as np
 
 from redact.analyse.detectors.base import check_options, register
-from redact.analyse.detectors.mediapipe_face import _native_stderr_silenced, import_solution, process_bgr
-from redact.errors import DetectorError
+from redact.analyse.detectors.mediapipe_face import MediaPipeGraph, process_bgr
 from redact.types import Detections, Kind
 
 log = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ def head_box(points: np.ndarray) -> tuple[np.ndarray, float] | None:
 
 
 @register("pose_head")
-class PoseHeadDetector:
+class PoseHeadDetector(MediaPipeGraph):
     """One MediaPipe Pose graph in static-image mode; never share an instance between threads.
 
     ``threshold`` is passed to Pose as its person-detection confidence and also
@@ -184,40 +183,20 @@ class PoseHeadDetector:
     """
 
     kind = Kind.FACE
+    solution = "pose"
 
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
         self.name = "pose_head"
         self.threshold, self.scale = check_options("pose_head", threshold, scale)
         self._graph: Any = None
 
-    def load(self) -> None:
-        """Build the Pose graph (mediapipe is imported here, not at start-up: it takes ~0.2 s)."""
-        if self._graph is not None:
-            return
-        try:
-            pose = import_solution("pose")
-        except ImportError as e:
-            raise DetectorError("pose_head needs mediapipe: pip install mediapipe==0.10.21") from e
-
-        try:
-            with _native_stderr_silenced():
-                # model_complexity=1 is the only pose model inside the 0.10.21 wheel;
-                # 0 and 2 are fetched from the network on first use.
-                self._graph = pose.Pose(
-                    static_image_mode=True,
-                    model_complexity=1,
-                    enable_segmentation=False,
-                    min_detection_confidence=self.threshold,
-                )
-                self._graph.process(np.zeros((64, 64, 3), np.uint8))
-        except Exception as e:  # mediapipe raises RuntimeError/ValueError from its C++ core
-            raise DetectorError(f"pose_head: cannot build the MediaPipe Pose graph ({e})") from e
+    def _build(self, pose):
+        # model_complexity=1 is the only pose model inside the 0.10.21 wheel;
+        # 0 and 2 are fetched from the network on first use.
+        graph = pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False,
+                          min_detection_confidence=self.threshold)
         log.debug("pose_head loaded (BlazePose full, static images, threshold %.2f)", self.threshold)
-
-    def close(self) -> None:
-        if self._graph is not None:
-            self._graph.close()
-            self._graph = None
+        return graph
 
     def detect(self, image: np.ndarray) -> Detections:
         h, w = image.shape[:2]
