@@ -9,6 +9,7 @@ pipeline writes under temporary names, and the manifest goes last.
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import logging
@@ -27,7 +28,19 @@ from redact.io.frames import ProgressFn
 
 log = logging.getLogger(__name__)
 
-DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+class Status(str, enum.Enum):
+    """How one file of a batch ended; a str enum, so summaries and manifests read ``done``, ``skipped``, ``failed``."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    """Its output is current: the manifest matches the input and the settings."""
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+DONE, SKIPPED, FAILED = Status.DONE, Status.SKIPPED, Status.FAILED
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ class Settings:
 class JobResult:
     name: str
     input: str
-    status: str
+    status: Status
     reason: str = ""
     frames: int = 0
     seconds: float = 0.0
