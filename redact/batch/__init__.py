@@ -11,15 +11,17 @@ the same everywhere, so a batch started locally can be resumed on a cluster.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from redact.batch.images import ImageLog
 from redact.batch.job import FAILED, JobResult, PeopleSpec, Settings, run_job
-from redact.batch.plan import Job, check_inside, is_batch, plan, stale_temp_files
+from redact.batch.plan import Job, check_inside, is_batch, iter_jobs, stale_temp_files
 from redact.batch.summary import BatchSummary
 from redact.config import Config
 from redact.errors import OutputError, RedactError
@@ -69,7 +71,7 @@ def run_batch(
     worker); it must be importable by the workers.
     """
     outdir = Path(outdir)
-    planned = plan(inputs, outdir)
+    planned = _first_checked(iter_jobs(inputs, outdir))  # streamed: a folder of 100,000 pictures is no list
     outdir.mkdir(parents=True, exist_ok=True)
     if not os.access(outdir, os.W_OK):
         raise OutputError(f"{outdir}: output folder is not writable")
@@ -78,33 +80,49 @@ def run_batch(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = BatchSummary(str(outdir), executor, workers, settings.settings_hash, started)
     t0 = time.perf_counter()
+    images = ImageLog(outdir)
+
+    def on_result(r: JobResult) -> None:
+        result.results.append(r)
+        images.add(r)
+
+    def runnable():
+        for job in planned:
+            try:
+                check_inside(job, outdir)
+                yield job
+            except RedactError as e:
+                on_result(JobResult(job.name, str(job.input), FAILED, reason=str(e)))
+
     with _exclusive(outdir):
         for stale in stale_temp_files(outdir):
             log.info("removing %s, left unfinished by an earlier batch", stale)
             stale.unlink(missing_ok=True)
-        runnable = []
-        for job in planned:
-            try:
-                check_inside(job, outdir)
-                runnable.append(job)
-            except RedactError as e:
-                result.results.append(JobResult(job.name, str(job.input), FAILED, reason=str(e)))
-        if executor == "local":
-            from redact.batch.local import LocalExecutor
+        ok = False
+        try:
+            if executor == "local":
+                from redact.batch.local import LocalExecutor
 
-            LocalExecutor(workers, retries=retries, progress=progress).run(runnable, settings,
-                                                                          result.results.append, fn)
-        elif executor == "ray":
-            from redact.batch.cluster import RayExecutor
+                LocalExecutor(workers, retries=retries, progress=progress).run(runnable(), settings, on_result, fn)
+            elif executor == "ray":
+                from redact.batch.cluster import RayExecutor
 
-            RayExecutor(address, retries=retries, progress=progress).run(runnable, settings,
-                                                                        result.results.append, fn)
-        else:
-            raise OutputError(f"unknown executor {executor!r}; expected local or ray")
+                RayExecutor(address, retries=retries, progress=progress).run(runnable(), settings, on_result, fn)
+            else:
+                raise OutputError(f"unknown executor {executor!r}; expected local or ray")
+            ok = True
+        finally:
+            images.close(ok)
     result.seconds = round(time.perf_counter() - t0, 3)
     result.results.sort(key=lambda r: r.name)
     result.write(Path(summary) if summary else outdir / SUMMARY_NAME)
     return result
+
+
+def _first_checked(jobs: Iterator[Job]) -> Iterator[Job]:
+    """``jobs`` with the first one made now, so that inputs matching nothing fail before the batch starts."""
+    first = next(jobs)  # iter_jobs raises InputError when there is nothing at all
+    return itertools.chain([first], jobs)
 
 
 def _cores() -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sized
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,6 +22,9 @@ from redact.batch.plan import Job
 from redact.errors import RedactError
 
 log = logging.getLogger(__name__)
+
+WINDOW = 4
+"""Tasks submitted ahead per CPU of the cluster."""
 
 
 def _task(fn: Callable[..., JobResult], job: Job, settings: Settings) -> JobResult:
@@ -38,7 +41,7 @@ class RayExecutor:
         self.cpus_per_job = cpus_per_job
 
     def run(
-        self, jobs: list[Job], settings: Settings, on_result: Callable[[JobResult], None], fn=run_job
+        self, jobs: Iterable[Job], settings: Settings, on_result: Callable[[JobResult], None], fn=run_job
     ) -> None:
         ray = import_ray()
         owned = not ray.is_initialized()
@@ -51,13 +54,21 @@ class RayExecutor:
         try:
             remote = ray.remote(num_cpus=self.cpus_per_job, max_retries=self.retries)(_task)
             shared = ray.put(settings)
-            futures = {remote.remote(fn, job, shared): job for job in jobs}
-            with tqdm(total=len(jobs), desc="files", unit="file", disable=not self.progress) as bar:
-                pending = list(futures)
-                while pending:
-                    ready, pending = ray.wait(pending, num_returns=1)
+            # A stream of jobs is submitted a window at a time: 100,000 pictures are never 100,000 tasks at once.
+            window = WINDOW * max(1, int(ray.cluster_resources().get("CPU", 1)) // self.cpus_per_job)
+            source, futures = iter(jobs), {}
+
+            def fill() -> None:
+                while len(futures) < window and (job := next(source, None)) is not None:
+                    futures[remote.remote(fn, job, shared)] = job
+
+            total = len(jobs) if isinstance(jobs, Sized) else None
+            with tqdm(total=total, desc="files", unit="file", disable=not self.progress) as bar:
+                fill()
+                while futures:
+                    ready, _ = ray.wait(list(futures), num_returns=1)
                     for ref in ready:
-                        job = futures[ref]
+                        job = futures.pop(ref)
                         try:
                             result = ray.get(ref)
                         except Exception as e:  # noqa: BLE001 - the task's worker died more often than retried
@@ -67,6 +78,7 @@ class RayExecutor:
                         bar.update(1)
                         log.info("%s %s", result.status, result.name)
                         on_result(result)
+                    fill()
         finally:
             if owned:
                 ray.shutdown()

@@ -122,6 +122,10 @@ def run_job(job: Job, settings: Settings, progress: ProgressFn | None = None) ->
 
 
 def _run(job: Job, settings: Settings, progress: ProgressFn | None, result: JobResult) -> None:
+    if job.is_image:
+        from redact.batch.images import run_image_job
+
+        return run_image_job(job, settings, result)
     from redact.pipeline import run
 
     sha = sha256_file(job.input)

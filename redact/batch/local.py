@@ -5,7 +5,7 @@ memory takes down one worker, not the batch.  A pool whose worker died is
 replaced, and the jobs that were running in it are retried a bounded number
 of times; jobs that had not started yet are simply resubmitted.  Workers are
 reused across files: each embeds the reference photos once, and the models'
-compiled shapes pass from one file to the next (``redact/detect/engine.py``)
+compiled shapes pass from one file to the next (``redact/analyse/detectors/engine.py``)
 instead of being compiled for every file.
 """
 
@@ -15,7 +15,7 @@ import collections
 import logging
 import multiprocessing as mp
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sized
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -26,6 +26,9 @@ from redact.batch.plan import Job
 from redact.memory import limit_malloc_arenas
 
 log = logging.getLogger(__name__)
+
+WINDOW = 4
+"""Jobs submitted ahead per worker: enough to keep workers busy, few enough that a stream stays a stream."""
 
 JobFn = Callable[..., JobResult]
 """``fn(job, settings, progress)``; :func:`redact.batch.job.run_job` unless a caller wraps it."""
@@ -59,21 +62,34 @@ class LocalExecutor:
         self.progress = progress
 
     def run(
-        self, jobs: list[Job], settings: Settings, on_result: Callable[[JobResult], None], fn: JobFn = run_job
+        self, jobs: Iterable[Job], settings: Settings, on_result: Callable[[JobResult], None], fn: JobFn = run_job
     ) -> None:
+        """Run ``jobs`` (a list, or a stream that is read as workers free up: at most ``WINDOW`` jobs a worker
+        are submitted ahead, so a batch of 100,000 files never holds 100,000 futures)."""
         ctx = mp.get_context("spawn")  # fork would copy model threads and locks mid-use
         # SimpleQueue writes synchronously: a worker killed right after saying "start" has still said it.
         messages = ctx.SimpleQueue()
         attempts: collections.Counter[str] = collections.Counter()
-        pending = list(jobs)
-        with _Bars(len(jobs), self.jobs, self.progress) as bars:
-            while pending:
-                submit, pending = pending, []
+        source = iter(jobs)
+        pending: collections.deque[Job] = collections.deque()  # to run again after a worker died
+        total = len(jobs) if isinstance(jobs, Sized) else None
+        with _Bars(total, self.jobs, self.progress) as bars:
+            more = True
+            while more or pending:
                 started: set[str] = set()
                 with ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker,
                                          initargs=(messages,)) as pool:
-                    futures = {pool.submit(_work, fn, job, settings): job for job in submit}
-                    while futures:
+                    futures: dict = {}
+                    broken = False
+                    while True:
+                        while not broken and len(futures) < WINDOW * self.jobs:
+                            job = pending.popleft() if pending else next(source, None)
+                            if job is None:
+                                more = False
+                                break
+                            futures[pool.submit(_work, fn, job, settings)] = job
+                        if not futures:
+                            break
                         done, _ = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
                         bars.drain(messages, started)
                         for future in done:
@@ -82,6 +98,7 @@ class LocalExecutor:
                                 result = future.result()
                                 result.attempts = attempts[job.name] + 1
                             except BrokenProcessPool:
+                                broken = True  # this pool takes no more jobs; a new one starts below
                                 if job.name not in started:
                                     pending.append(job)  # never ran: not an attempt
                                     continue
@@ -99,7 +116,7 @@ class LocalExecutor:
 class _Bars:
     """A bar for files and one for the frames of each worker; without a terminal, a log line per file."""
 
-    def __init__(self, files: int, workers: int, enabled: bool):
+    def __init__(self, files: int | None, workers: int, enabled: bool):
         self.enabled = enabled
         self.files = tqdm(total=files, desc="files", unit="file", disable=not enabled, dynamic_ncols=True)
         self.frames = [
@@ -127,7 +144,7 @@ class _Bars:
     def finished(self, result: JobResult) -> None:
         self.count += 1
         self.files.update(1)
-        line = f"[{self.count}/{self.files.total}] {result.status} {result.name}"
+        line = f"[{self.count}/{self.files.total or '?'}] {result.status} {result.name}"
         line += f" ({result.frames} frames, {result.seconds:.1f} s)" if result.status != FAILED else f": {result.reason}"
         if self.enabled:
             self.files.write(line)

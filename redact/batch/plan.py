@@ -16,16 +16,19 @@ import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from redact.errors import InputError, OutputError
+from redact.io.images import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset({
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
     ".3gp", ".3g2", ".ogv", ".mxf", ".dv", ".vob",
 })
-"""What a folder is searched for; files named explicitly or by a glob are taken whatever their suffix."""
+"""What a folder is searched for (with ``IMAGE_SUFFIXES``); files named explicitly or by a glob are taken
+whatever their suffix, and are redacted as pictures when theirs is a picture's."""
 
 MAX_NAME_BYTES = 120
 """A component's budget: file systems allow 255 bytes, and the longest derived name
@@ -47,12 +50,23 @@ class Job:
     """The output's path relative to OUTDIR, for tables and logs."""
 
     @property
+    def is_image(self) -> bool:
+        """A picture: its output keeps the input's format (a video's is always ``.mp4``)."""
+        return self.output.suffix.lower() in IMAGE_SUFFIXES
+
+    @property
     def audit(self) -> Path:
         return self.output.with_name(self.output.stem + ".audit.jsonl")
 
     @property
     def manifest(self) -> Path:
-        """Written last, only when output and audit log are complete: its presence vouches for both."""
+        """Written last, only when output and audit log are complete: its presence vouches for both.
+
+        A picture's is ``NAME.EXT.redact.json`` (``a.jpg`` and ``a.png`` may sit side by side; the batch's
+        pictures share one audit log, whose record of each picture the manifest keeps for reruns).
+        """
+        if self.is_image:
+            return self.output.with_name(self.output.name + ".redact.json")
         return self.output.with_name(self.output.stem + ".manifest.json")
 
 
@@ -65,52 +79,89 @@ def is_batch(inputs: list[Path], output: Path) -> bool:
 
 
 def plan(inputs: list[str | Path], outdir: str | Path) -> list[Job]:
-    """The jobs for ``inputs``, sorted by output name; an input that matches nothing is an error."""
+    """The jobs for ``inputs``, sorted by input path; an input that matches nothing is an error."""
     outdir = Path(os.path.abspath(outdir))
-    found: dict[str, tuple[Path, Path]] = {}  # absolute input -> (input, root it is relative to)
-    for arg in inputs:
-        for path, root in _expand(Path(arg), outdir):
-            found.setdefault(os.path.abspath(path), (path, root))
-    if not found:
-        raise InputError("no videos found in the inputs given")
-    roots = [os.path.abspath(root) for _, root in found.values()]
-    base = os.path.commonpath(roots)
-    jobs: list[Job] = []
+    base = _base(inputs)
+    return sorted(iter_jobs(inputs, outdir), key=lambda j: os.path.relpath(os.path.abspath(j.input), base))
+
+
+def iter_jobs(inputs: list[str | Path], outdir: str | Path) -> Iterator[Job]:
+    """The jobs for ``inputs``, made one at a time as the folders are walked (sorted within each folder).
+
+    A folder of 100,000 pictures is never a list of jobs: what is kept while
+    the batch runs is one short string per input (the names taken, so that
+    two inputs never land on one output, and the inputs seen, when several
+    arguments may overlap).  Arguments are taken in the order of their paths,
+    so the mapping does not depend on the order they were given in.
+    """
+    outdir = Path(os.path.abspath(outdir))
+    base = _base(inputs)
+    seen: set[str] | None = set() if len(inputs) > 1 else None
     taken: set[str] = set()
-    for absolute in sorted(found, key=lambda a: os.path.relpath(a, base)):
-        parts = Path(os.path.relpath(absolute, base)).parts
-        folders = [safe_component(p) for p in parts[:-1]]
-        stem = safe_component(Path(parts[-1]).stem)
-        rel = Path(*folders, stem + ".mp4")
-        n = 2
-        while rel.as_posix().casefold() in taken:  # case-insensitive file systems collide too
-            rel = Path(*folders, f"{stem}-{n}.mp4")
-            n += 1
-        taken.add(rel.as_posix().casefold())
-        jobs.append(Job(found[absolute][0], outdir / rel, rel.as_posix()))
-    return jobs
+    count = 0
+    for arg in sorted(inputs, key=lambda a: os.path.relpath(os.path.abspath(a), base)):
+        for path in _expand(Path(arg), outdir):
+            absolute = os.path.abspath(path)
+            if seen is not None:
+                if absolute in seen:
+                    continue
+                seen.add(absolute)
+            yield _job(path, absolute, base, outdir, taken)
+            count += 1
+    if not count:
+        raise InputError("no videos or pictures found in the inputs given")
 
 
-def _expand(arg: Path, outdir: Path) -> list[tuple[Path, Path]]:
-    if arg.is_file():
-        return [(arg, arg.parent)]
+def _base(inputs: list[str | Path]) -> str:
+    """The folder the output tree mirrors: the deepest one holding every argument's root."""
+    return os.path.commonpath([os.path.abspath(_root(Path(a))) for a in inputs])
+
+
+def _root(arg: Path) -> Path:
     if arg.is_dir():
-        return [(p, arg) for p in _walk(arg, outdir)]
+        return arg
+    if not arg.exists() and _MAGIC.search(str(arg)):
+        plain = list(_until_magic(arg.parts))  # the tree is mirrored from the last folder before the first wildcard
+        return Path(*plain) if plain else Path(".")
+    return arg.parent
+
+
+def _job(path: Path, absolute: str, base: str, outdir: Path, taken: set[str]) -> Job:
+    parts = Path(os.path.relpath(absolute, base)).parts
+    folders = [safe_component(p) for p in parts[:-1]]
+    stem = safe_component(Path(parts[-1]).stem)
+    suffix = Path(parts[-1]).suffix.lower()
+    suffix = suffix if suffix in IMAGE_SUFFIXES else ".mp4"  # a picture keeps its format
+    rel = Path(*folders, stem + suffix)
+    n = 2
+    while rel.as_posix().casefold() in taken:  # case-insensitive file systems collide too
+        rel = Path(*folders, f"{stem}-{n}{suffix}")
+        n += 1
+    taken.add(rel.as_posix().casefold())
+    return Job(path, outdir / rel, rel.as_posix())
+
+
+def _expand(arg: Path, outdir: Path) -> Iterator[Path]:
+    if arg.is_file():
+        yield arg
+        return
+    if arg.is_dir():
+        yield from _walk(arg, outdir)
+        return
     text = str(arg)
     if _MAGIC.search(text):
-        # The tree is mirrored from the last folder before the first wildcard.
-        plain = list(_until_magic(arg.parts))
-        root = Path(*plain) if plain else Path(".")
-        matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-        out = []
-        for m in matches:
+        matched = False
+        for m in sorted(Path(m) for m in glob.glob(text, recursive=True)):
             if m.is_dir():
-                out += [(p, root) for p in _walk(m, outdir)]
+                for p in _walk(m, outdir):
+                    matched = True
+                    yield p
             elif m.is_file() and not _inside(m, outdir):
-                out.append((m, root))
-        if not out:
+                matched = True
+                yield m
+        if not matched:
             raise InputError(f"{arg}: no files match")
-        return out
+        return
     raise InputError(f"{arg}: no such file or folder")
 
 
@@ -121,17 +172,17 @@ def _until_magic(parts: tuple[str, ...]):
         yield part
 
 
-def _walk(folder: Path, outdir: Path) -> list[Path]:
-    """Videos under ``folder``, hidden files and folders skipped, and never the batch's own outputs."""
-    found = []
+def _walk(folder: Path, outdir: Path) -> Iterator[Path]:
+    """Videos and pictures under ``folder``, one at a time; hidden files and folders skipped, and never the
+    batch's own outputs.  Only the names of the folder being walked are held (to sort them)."""
+    wanted = VIDEO_SUFFIXES | IMAGE_SUFFIXES
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not _inside(here / d, outdir))
-        found += [
-            here / f for f in sorted(filenames)
-            if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_SUFFIXES
-        ]
-    return found
+        names = sorted(f for f in filenames if not f.startswith(".") and Path(f).suffix.lower() in wanted)
+        filenames.clear()
+        for f in names:
+            yield here / f
 
 
 def _inside(path: Path, folder: Path) -> bool:

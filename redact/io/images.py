@@ -291,7 +291,7 @@ def encode_picture(picture: Picture, pixels: np.ndarray, quality: int, icc: str 
     elif picture.format == "HEIF":
         options.update(quality=quality)
     elif picture.format == "PNG":
-        options.update(compress_level=6)
+        options.update(compress_level=1)  # as fast as OpenCV's default; level 6 took 3x as long for ~15 % less
     buf = io.BytesIO()
     im.save(buf, format=picture.format, **options)
     return buf.getvalue()
