@@ -341,6 +341,7 @@ def test_keep_and_drop_leave_the_audio_alone(clip, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_run_redacts_audio_and_audits_every_range(tmp_path):
     from redact.pipeline import run
 

@@ -219,6 +219,7 @@ def _middle_frame_line(log: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_real_log_passes_and_its_summary_holds_the_three_hashes(real):
     sample, result = real
     raw = _lines(result.audit_log)
@@ -235,6 +236,8 @@ def test_real_log_passes_and_its_summary_holds_the_three_hashes(real):
     assert r.lines == len(raw) and r.output == result.output
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_real_log_one_flipped_byte_in_a_middle_line_names_that_line(copy):
     m = _middle_frame_line(copy)
     lines = _lines(copy)
@@ -243,6 +246,8 @@ def test_real_log_one_flipped_byte_in_a_middle_line_names_that_line(copy):
     assert e.line == m and f"line {m}: changed" in str(e)
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_real_log_deleted_moved_and_cut_lines_fail(copy):
     m = _middle_frame_line(copy)
     lines = _lines(copy)
@@ -253,12 +258,16 @@ def test_real_log_deleted_moved_and_cut_lines_fail(copy):
     assert _broken(_write(copy, lines[:m - 1] + [lines[m - 1][:-30]])).line == m  # cut inside line m
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_real_log_another_output_file_fails(real, copy):
     sample, result = real
     e = _broken(copy, sample.path)  # the unredacted input is not the output
     assert e.line == len(_lines(copy)) and "is not the output this log describes" in str(e)
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_cli_audit_check_exit_codes(real, copy, capsys):
     sample, result = real
     assert main(["audit", "check", str(result.audit_log), "--output", str(result.output)]) == 0

@@ -139,6 +139,7 @@ def test_a_symlink_inside_outdir_cannot_carry_output_elsewhere(tmp_path, small_c
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_batch_redacts_a_tree_then_resumes_and_redoes_only_what_changed(tmp_path, small_clip, capsys):
     src = tmp_path / "in"
     _tree(src, small_clip, ["a.mp4", "nested dir/Müller 证词.mov"])
@@ -177,6 +178,7 @@ def test_batch_redacts_a_tree_then_resumes_and_redoes_only_what_changed(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_damaged_output_is_not_trusted(tmp_path, small_clip):
     _tree(tmp_path / "in", small_clip, ["a.mp4"])
     out = tmp_path / "out"
@@ -212,6 +214,7 @@ def test_batch_flags_are_checked(tmp_path, small_clip, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_one_file_into_an_existing_folder_is_a_batch_of_one(tmp_path, small_clip):
     (tmp_path / "out").mkdir()
     assert main(["run", str(small_clip), "-o", str(tmp_path / "out"), "-q"]) == 0
@@ -237,6 +240,7 @@ def crash_always(job, settings, progress):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_worker_that_dies_is_replaced_and_its_job_retried(tmp_path, small_clip):
     _tree(tmp_path / "in", small_clip, ["a.mp4", "b.mp4", "c.mp4"])
     s = run_batch([tmp_path / "in"], tmp_path / "out", load(), jobs=2, fn=crash_once)
@@ -248,6 +252,7 @@ def test_a_worker_that_dies_is_replaced_and_its_job_retried(tmp_path, small_clip
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_retries_are_bounded(tmp_path, small_clip):
     _tree(tmp_path / "in", small_clip, ["a.mp4", "b.mp4"])
     s = run_batch([tmp_path / "in"], tmp_path / "out", load(), jobs=1, retries=1, fn=crash_always)
@@ -259,6 +264,7 @@ def test_retries_are_bounded(tmp_path, small_clip):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_kill_9_mid_batch_then_the_same_command_completes_it(tmp_path):
     """SIGKILL to the whole process group (driver, workers, ffmpeg) while files are being written."""
     src = tmp_path / "in"

@@ -16,6 +16,7 @@ def _redact(*args, **kw):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_run_writes_output_and_default_audit_log(clips, tmp_path):
     out = tmp_path / "clip.redacted.mp4"
     p = _redact("run", str(clips["basic"].path), "-o", str(out), "--quiet")

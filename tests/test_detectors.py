@@ -65,6 +65,7 @@ def grey_canvas(width: int, height: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.models
 def test_finds_the_astronaut_face(detector, astronaut, name):
     dets = detector(name).detect(astronaut)
     assert len(dets) == 1
@@ -75,6 +76,7 @@ def test_finds_the_astronaut_face(detector, astronaut, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.models
 def test_boxes_are_in_original_pixels_when_scaled(detector, astronaut, name):
     # The short-range model squeezes the frame into 128 px, so in a 1280x720 frame
     # this face would be 11 px there, beyond its range: it gets a smaller canvas.
@@ -87,6 +89,7 @@ def test_boxes_are_in_original_pixels_when_scaled(detector, astronaut, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.models
 def test_small_non_contiguous_tile(detector, astronaut, name):
     # A 200x150 strided view (what a tiler slices), sides not multiples of 32.
     tile = astronaut[40:190, 125:325]
@@ -96,6 +99,7 @@ def test_small_non_contiguous_tile(detector, astronaut, name):
     assert (dets.xyxy >= 0).all() and (dets.xyxy[:, 2] <= 200).all() and (dets.xyxy[:, 3] <= 150).all()
 
 
+@pytest.mark.models
 def test_tiling_finds_a_small_face(detector, astronaut):
     # The head scaled so the face is ~44 px tall, low right in a 720p frame: the
     # full-range model sees it at ~7 px on the whole frame, ~12 px on a 2x2 tile.
@@ -118,6 +122,7 @@ def test_tiling_finds_a_small_face(detector, astronaut):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.models
 def test_blank_images_have_no_detections(detector, name):
     det = detector(name)
     assert len(det.detect(np.zeros((720, 1280, 3), np.uint8))) == 0
@@ -158,6 +163,7 @@ def test_centerface_decode_places_a_box_on_its_cell():
     assert len(decode(heat, size, offset, 0.95)[1]) == 0
 
 
+@pytest.mark.models
 def test_contrast_normalisation_recovers_a_face_in_a_dark_frame(detector, astronaut):
     from redact.analyse.detectors.base import ContrastNormalised
 

@@ -38,6 +38,8 @@ def loaded(name: str, runtime: Runtime, **options):
 
 
 @pytest.mark.parametrize("runtime", ENGINES, ids=lambda r: f"{r.engine}-{r.precision}")
+@pytest.mark.models
+@pytest.mark.slow
 def test_every_engine_finds_the_astronaut_at_every_scale(astronaut, runtime):
     for scale in (1.0, 0.4):
         det = loaded("centerface", runtime, threshold=0.5, scale=scale)
@@ -49,6 +51,7 @@ def test_every_engine_finds_the_astronaut_at_every_scale(astronaut, runtime):
         assert best_iou(dets, FACE) > 0.6, (runtime, scale)
 
 
+@pytest.mark.models
 def test_engines_agree_on_scores_and_boxes(astronaut):
     """Same face, same box within a pixel or two, same score within bf16's rounding."""
     found = {}
@@ -66,6 +69,7 @@ def test_engines_agree_on_scores_and_boxes(astronaut):
 
 
 @pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+@pytest.mark.models
 def test_a_bgr_input_reaches_the_model_as_rgb_float_planes(astronaut, engine):
     """CenterFace gets decoder bytes; what the model computes must equal feeding it RGB floats itself."""
     from redact.analyse.detectors.centerface import _OUTPUTS, CenterFaceDetector
@@ -90,6 +94,7 @@ def test_a_bgr_input_reaches_the_model_as_rgb_float_planes(astronaut, engine):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_text_engines_agree():
     # A badge line in a 720p frame: in a small image the same letters would be taller than
     # the decoder takes for a line of text (``MAX_LINE``).
@@ -104,6 +109,7 @@ def test_text_engines_agree():
     assert np.abs(boxes["openvino"].xyxy - boxes["onnxruntime"].xyxy).max() < 4.0
 
 
+@pytest.mark.models
 def test_one_model_serves_several_input_shapes(astronaut):
     """Windows (128 px), scaled and full frames go through one model, each shape compiled once."""
     det = loaded("centerface", Runtime("openvino"), threshold=0.5)
@@ -115,6 +121,7 @@ def test_one_model_serves_several_input_shapes(astronaut):
         det.close()
 
 
+@pytest.mark.models
 def test_unknown_engine_or_precision_is_a_detector_error():
     with pytest.raises(DetectorError, match="unknown engine 'tensorrt'"):
         OnnxModel("x", b"", Runtime("tensorrt"))  # type: ignore[arg-type]
@@ -122,6 +129,7 @@ def test_unknown_engine_or_precision_is_a_detector_error():
         OnnxModel("x", b"", Runtime("openvino", "int4"))  # type: ignore[arg-type]
 
 
+@pytest.mark.models
 def test_a_model_that_is_not_onnx_is_a_detector_error():
     for engine in ("openvino", "onnxruntime"):
         with pytest.raises(DetectorError, match=f"cannot load the model with {engine}"):
@@ -129,6 +137,7 @@ def test_a_model_that_is_not_onnx_is_a_detector_error():
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_config_chooses_the_engine_and_the_analysis_records_it(tmp_path):
     config = Config()
     config.detect.engine = "onnxruntime"
@@ -162,6 +171,7 @@ def test_compile_cache_folder_follows_the_environment(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_damaged_compile_cache_is_compiled_afresh(astronaut, tmp_path):
     """Cached blobs cut short (a full disk, a killed run) must not change what is found."""
     runtime = Runtime("openvino", cache_dir=str(tmp_path))
@@ -185,6 +195,7 @@ def test_a_damaged_compile_cache_is_compiled_afresh(astronaut, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_workers_compiling_one_shape_at_once_share_a_fresh_cache(astronaut, tmp_path):
     """The sweep workers start on the same shapes at the same moment.  On a fresh cache,
     OpenVINO's writer of a blob failed when another found it half-written and deleted it
@@ -222,6 +233,8 @@ def test_workers_compiling_one_shape_at_once_share_a_fresh_cache(astronaut, tmp_
         assert len(list(cache.glob("*.blob"))) == 1  # compiled once, then read back
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_compiled_shapes_pass_to_the_next_model_but_never_to_two_at_once(astronaut):
     """A batch worker loads its models for every file; the shapes compiled for one file are
     handed to the next instead of being compiled again, to one live model at a time (two

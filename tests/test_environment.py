@@ -43,6 +43,8 @@ def test_legacy_mediapipe_solutions_available():
     assert hasattr(mp.solutions, "face_detection")
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_blazeface_loads_without_matplotlib_and_leaves_mediapipe_whole():
     # A fresh interpreter: in this one mediapipe may already be imported.
     script = textwrap.dedent(
@@ -65,6 +67,7 @@ def test_blazeface_loads_without_matplotlib_and_leaves_mediapipe_whole():
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_run_connects_nowhere_and_leaves_no_telemetry(tmp_path):
     """Every model comes from an installed package, so a run needs no network, and it phones home to no one.
 

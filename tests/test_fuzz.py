@@ -73,6 +73,7 @@ def test_probe_raises_input_error_or_describes_a_video(mp4s):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_run_fails_cleanly_or_writes_a_valid_output(mp4s):
     """For damaged files that still probe, the whole job either fails closed or produces a playable video."""
     outcomes = []

@@ -257,6 +257,8 @@ def _damage(clip, folder: Path) -> Path:
     return path
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_truncated_mdat_fails_the_job_by_default(faststart, tmp_path, capsys):
     """An index-first file cut mid-data probes fine but runs out of frames: fail, no shortened output."""
     src = _cut_mid_mdat(faststart, tmp_path)
@@ -265,6 +267,8 @@ def test_truncated_mdat_fails_the_job_by_default(faststart, tmp_path, capsys):
     assert_failed_cleanly(code, err, src, "damaged or truncated at frame", out)
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_truncated_mdat_is_padded_black_when_configured(clip, faststart, tmp_path, capsys):
     """With on_decode_error: blackout the missing frames come out black and the length is kept."""
     src = _cut_mid_mdat(faststart, tmp_path)
@@ -280,6 +284,8 @@ def test_truncated_mdat_is_padded_black_when_configured(clip, faststart, tmp_pat
     assert failsafe == set(black)
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_cut_just_before_the_end_still_gives_full_output(clip, faststart, tmp_path, capsys):
     """Index first, last 8 bytes gone: only audio is lost there, so every frame is still redacted."""
     src = tmp_path / "cut end.mp4"
@@ -290,6 +296,7 @@ def test_cut_just_before_the_end_still_gives_full_output(clip, faststart, tmp_pa
     assert_correct_output(out, clip, clip.path)
 
 
+@pytest.mark.models
 def test_damaged_frames_fail_the_job_by_default(clip, tmp_path, capsys):
     """A frame the decoder has to conceal could hide a face from the detector: fail closed."""
     src = _damage(clip, tmp_path)
@@ -300,6 +307,7 @@ def test_damaged_frames_fail_the_job_by_default(clip, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_damaged_frames_are_blacked_out_when_configured(clip, tmp_path, capsys):
     """blackout: damaged frames black and logged as failsafe, the rest redacted, count and timing kept."""
     src = _damage(clip, tmp_path)
@@ -374,6 +382,8 @@ ODD = {
 
 
 @pytest.mark.parametrize("case", list(ODD))
+@pytest.mark.models
+@pytest.mark.slow
 def test_odd_input_gives_a_correct_redacted_output(case, clip, tmp_path, capsys):
     """Unusual but valid video is redacted upright at its own size, all frames, video + audio only."""
     spec = ODD[case]

@@ -97,6 +97,7 @@ def _decisions(analysis, config, people):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_keep_one_person_and_redact_the_other(refs, two_people, analysed):
     config, analysis = analysed
     people = load_people("keep", inline=[f"astronaut={refs / 'astronaut' / 'ref.jpg'}"])
@@ -113,6 +114,7 @@ def test_keep_one_person_and_redact_the_other(refs, two_people, analysed):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_an_unknown_face_is_never_kept(refs, two_people, analysed):
     """The reference is a third real person (scikit-image's cameraman): nobody in the video may be kept."""
     from skimage import data
@@ -130,6 +132,7 @@ def test_an_unknown_face_is_never_kept(refs, two_people, analysed):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_only_redact_mode_redacts_the_listed_person_and_leaves_the_other(refs, two_people, analysed):
     config, analysis = analysed
     people = load_people("only-redact", inline=[f"hopper={refs / 'hopper'}"])
@@ -142,6 +145,7 @@ def test_only_redact_mode_redacts_the_listed_person_and_leaves_the_other(refs, t
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_run_keeps_the_reference_person_in_the_pixels(refs, two_people, tmp_path):
     out = tmp_path / "out.mp4"
     people = load_people("keep", inline=[f"astronaut={refs / 'astronaut'}"])
@@ -170,6 +174,7 @@ def _mean_diff(a: np.ndarray, b: np.ndarray, box) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_analyse_once_render_twice_with_operator_overrides(refs, two_people, tmp_path):
     folder = tmp_path / "analysis"
     people = load_people("keep", [refs])
@@ -196,6 +201,7 @@ def test_analyse_once_render_twice_with_operator_overrides(refs, two_people, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_render_refuses_another_video_and_bad_decisions(refs, two_people, clips, tmp_path):
     folder = tmp_path / "analysis"
     analyse_to(two_people.path, folder, load())
@@ -210,6 +216,8 @@ def test_render_refuses_another_video_and_bad_decisions(refs, two_people, clips,
     assert not (tmp_path / "x.mp4").exists()
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_reference_photos_must_show_exactly_one_face(refs, tmp_path):
     blank = tmp_path / "wall.png"
     cv2.imwrite(str(blank), np.full((300, 300, 3), 128, np.uint8))
@@ -483,6 +491,8 @@ def test_boxes_only_placed_on_a_face_are_neither_samples_nor_stacked():
     assert _booked([only_placed], config) == {}
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_a_median_stack_of_grainy_frames_looks_more_like_the_person_than_a_typical_frame():
     # The infrared-noise case: fresh grain on each frame hides the face from one frame's descriptor.
     from redact.analyse.identity.embed import FaceEmbedder
@@ -503,6 +513,7 @@ def test_a_median_stack_of_grainy_frames_looks_more_like_the_person_than_a_typic
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_stacking_changes_the_descriptors_but_not_which_samples_are_taken(refs, two_people, analysed):
     config, analysis = analysed
     people = load_people("keep", inline=[f"astronaut={refs / 'astronaut' / 'ref.jpg'}"])

@@ -74,6 +74,7 @@ def analyser(config):
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tiff"])
+@pytest.mark.slow
 def test_each_format_keeps_format_size_and_mode_and_loses_the_face(tmp_path, config, analyser, suffix):
     src, out = tmp_path / f"a{suffix}", tmp_path / f"a.out{suffix}"
     Image.fromarray(astronaut_rgb()).save(src)
@@ -103,6 +104,7 @@ def test_png_alpha_is_kept_and_made_opaque_over_a_face(tmp_path, config, analyse
 
 @pytest.mark.parametrize("suffix", [".png", ".tiff"])
 @pytest.mark.parametrize("grey", [False, True])
+@pytest.mark.slow
 def test_16_bit_pictures_stay_16_bit_to_the_last_bit(tmp_path, config, analyser, suffix, grey):
     rgb16 = astronaut_rgb().astype(np.uint16) * 257 + np.random.default_rng(1).integers(0, 200, (512, 512, 3),
                                                                                        dtype=np.uint16)
@@ -119,6 +121,7 @@ def test_16_bit_pictures_stay_16_bit_to_the_last_bit(tmp_path, config, analyser,
 
 
 @pytest.mark.skipif(not heif_available(), reason="pillow-heif is not installed")
+@pytest.mark.slow
 def test_heif_round_trip(tmp_path, config, analyser):
     src, out = tmp_path / "a.heic", tmp_path / "a.out.heic"
     Image.fromarray(astronaut_rgb()).save(src, format="HEIF", quality=90)
@@ -232,6 +235,7 @@ def test_the_fixture_is_what_a_camera_writes(camera_jpeg):
     assert thumb in path.read_bytes() and "xmp" in im.info and im.info.get("comment") == b"shot by J. Doe"
 
 
+@pytest.mark.slow
 def test_nothing_identifying_survives_and_the_picture_is_upright(camera_jpeg, tmp_path, config, analyser):
     path, up, thumb = camera_jpeg
     out = tmp_path / "IMG_0001.redacted.jpg"
@@ -266,6 +270,7 @@ def test_every_exif_orientation_is_undone_as_pillow_does(orientation, tmp_path):
     assert np.array_equal(read_picture(tmp_path / "o.png", 10**6).pixels, viewer)
 
 
+@pytest.mark.slow
 def test_a_non_srgb_colour_profile_is_kept_and_srgb_is_dropped(tmp_path, config, analyser):
     from PIL import ImageCms
 
@@ -373,6 +378,7 @@ def test_a_failed_detector_fails_the_picture_and_writes_nothing(tmp_path, config
 # --- end to end ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_redacts_the_astronaut_photo_with_an_audit_record(tmp_path):
     from conftest import file_sha256, read_audit
 
@@ -391,6 +397,7 @@ def test_cli_redacts_the_astronaut_photo_with_an_audit_record(tmp_path):
     assert x1 <= FACE[0] and y1 <= FACE[1] and x2 >= FACE[2] and y2 >= FACE[3], "the padded box covers the face"
 
 
+@pytest.mark.slow
 def test_a_face_lying_down_and_a_small_face_are_found(tmp_path, config, analyser):
     canvas = np.full((720, 1280, 3), 120, np.uint8)
     face = astronaut_rgb()[40:200, 150:300]
@@ -405,6 +412,7 @@ def test_a_face_lying_down_and_a_small_face_are_found(tmp_path, config, analyser
     assert np.abs(got[505:521, 905:919].astype(int) - canvas[505:521, 905:919]).mean() > 10
 
 
+@pytest.mark.slow
 def test_keep_a_person_by_reference_photo_and_redact_the_other(tmp_path, config):
     from redact.analyse.identity import load_people
     from redact.sample import person_crop
@@ -429,6 +437,7 @@ def test_keep_a_person_by_reference_photo_and_redact_the_other(tmp_path, config)
     assert not np.array_equal(got[:, : x - 40], canvas[:, : x - 40]), "the other face is redacted"
 
 
+@pytest.mark.slow
 def test_text_marks_via_a_preset(tmp_path):
     canvas = np.full((360, 640, 3), 235, np.uint8)
     cv2.putText(canvas, "JOHN SMITH 0457", (40, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (20, 20, 20), 4)

@@ -20,7 +20,7 @@ from redact.cli import main
 from redact.sample import make_batch
 
 # Two hundred real runs: the heaviest test of the suite, so only in the full run.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.models]
 
 CLIPS = 200
 

@@ -49,6 +49,7 @@ def test_mark_plugins_are_registered():
 
 @pytest.mark.parametrize("kind, text, height", [("badge", "J. DOE 4471", 14), ("plate", "A123BC 77", 20),
                                                  ("overlay", "2024-05-01 10:00:00", 12)])
+@pytest.mark.models
 def test_text_detector_finds_rendered_text(text_detector, kind, text, height):
     img = np.full((360, 640, 3), 90, np.uint8)
     cv2.GaussianBlur(np.random.default_rng(1).normal(90, 30, img.shape).astype(np.uint8), (0, 0), 5, dst=img)
@@ -60,6 +61,8 @@ def test_text_detector_finds_rendered_text(text_detector, kind, text, height):
     assert np.all(dets.score >= 0.4)
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_text_detector_ignores_a_plain_picture_and_scales_back(text_detector):
     from skimage import data
 
@@ -75,6 +78,8 @@ def test_text_detector_ignores_a_plain_picture_and_scales_back(text_detector):
     assert covered(box, dets.xyxy) > 0.6  # boxes come back in full-frame pixels
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_text_detector_finds_letters_a_ninth_of_the_frame_tall():
     """The decoder's limits (``MAX_LINE``) still leave large text to the model, at publish.yaml's scale."""
     det = create("text", threshold=0.4, scale=0.75)
@@ -106,6 +111,7 @@ def test_text_decoder_drops_blobs_too_thick_or_too_upright_to_be_a_line():
     assert len(text_decode(_bar(SQUAT_SIDE + 6, SQUAT_SIDE + 10, 0), 0.4)[1]) == 0  # large and round
 
 
+@pytest.mark.models
 def test_text_detector_rejects_bad_input(text_detector):
     with pytest.raises(DetectorError, match="BGR uint8"):
         text_detector.detect(np.zeros((10, 10), np.uint8))
@@ -113,6 +119,8 @@ def test_text_detector_rejects_bad_input(text_detector):
         create("text").detect(np.zeros((32, 32, 3), np.uint8))
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_nudenet_contract_on_ordinary_pictures():
     from skimage import data
 
@@ -157,6 +165,7 @@ def marks_clip(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_badge_and_plate_redacted_in_every_frame_protected_overlay_survives(marks_clip, tmp_path):
     overlay = next(box for kind, box in marks_clip.marks[0] if kind == "overlay")
     _, _, x2, y2 = overlay
@@ -188,6 +197,7 @@ def test_badge_and_plate_redacted_in_every_frame_protected_overlay_survives(mark
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_face_inside_a_protected_region_is_still_redacted(tmp_path):
     from redact.sample import FacePath
 

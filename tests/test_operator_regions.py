@@ -101,6 +101,7 @@ def test_an_operator_region_is_tracked_across_frames_both_ways(clip):
     assert APPEARS - 4 <= track.first and track.last <= GONE - 1 + 4
 
 
+@pytest.mark.slow
 def test_a_tracked_region_stays_inside_its_span_and_max_seconds(clip):
     # Three regions in one decode pass, marked at different times (so the
     # buffered frames serve overlapping backward runs): one held inside

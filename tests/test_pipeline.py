@@ -62,6 +62,7 @@ def real_run(clips, tmp_path_factory):
     return sample, result
 
 
+@pytest.mark.models
 def test_real_detectors_redact_every_face_in_every_frame(real_run):
     sample, result = real_run
     assert result.output.exists() and result.audit_log.exists()
@@ -69,6 +70,7 @@ def test_real_detectors_redact_every_face_in_every_frame(real_run):
     assert_faces_redacted(sample, decode_all(result.output), decode_all(sample.path))
 
 
+@pytest.mark.models
 def test_audit_log_agrees_with_the_pixels(real_run):
     sample, result = real_run
     records = read_audit(result.audit_log)
@@ -117,6 +119,7 @@ def test_detector_missing_every_third_frame_still_redacts_every_frame(clips, tmp
     assert "interpolated" in sources
 
 
+@pytest.mark.slow
 def test_faces_are_covered_before_their_first_detection(clips, tmp_path):
     sample = clips["basic"]
     config = load(None, ["detect.detectors.0.every=1", "detect.detectors.2.every=1", "render.extend_before=8"])
@@ -132,6 +135,7 @@ def test_detector_failure_fails_the_job_without_output(clips, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_blackout_mode_blacks_out_frames_whose_detection_failed(clips, tmp_path):
     sample = clips["basic"]
     analysis, result = _scripted_run(sample, tmp_path / "out.mp4", load(None, ["detect.on_error=blackout"]), fail_on={5, 6})
@@ -158,6 +162,7 @@ def test_the_redaction_check_catches_a_visible_face(clips):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_head_that_turns_away_stays_covered_while_it_is_held(tmp_path):
     """A face followed for over a second, then the back of the head in its place: the
     detector loses it, but the person is still there.  Held for ``render.hold_after``

@@ -66,6 +66,7 @@ def test_registered_listed_and_a_face_kind():
     assert det.threshold == 0.3 and det.scale == 0.5
 
 
+@pytest.mark.models
 def test_finds_one_head_around_the_astronaut_face(pose, astronaut):
     dets = pose.detect(astronaut)
     assert len(dets) == 1
@@ -78,6 +79,7 @@ def test_finds_one_head_around_the_astronaut_face(pose, astronaut):
     assert list(dets.kind) == ["face"] and list(dets.detector) == ["pose_head"]
 
 
+@pytest.mark.models
 def test_boxes_are_in_original_pixels_when_scaled_and_offset(astronaut):
     x, y = 600, 150
     canvas = np.full((720, 1280, 3), 128, np.uint8)
@@ -92,6 +94,7 @@ def test_boxes_are_in_original_pixels_when_scaled_and_offset(astronaut):
     assert contains(dets.xyxy[0], FACE + np.array([x, y, x, y], np.float32), slack=4)
 
 
+@pytest.mark.models
 def test_non_contiguous_view(pose, astronaut):
     # What a tiler slices: a strided view, here the upper 400 rows of the image.
     view = astronaut[:400, 40:480]
@@ -102,6 +105,7 @@ def test_non_contiguous_view(pose, astronaut):
     assert (dets.xyxy >= 0).all() and dets.xyxy[0, 2] <= 440 and dets.xyxy[0, 3] <= 400
 
 
+@pytest.mark.models
 def test_grayscale_looking_image_still_finds_the_head(pose, astronaut):
     grey = cv2.cvtColor(cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     dets = pose.detect(grey)
@@ -118,12 +122,14 @@ def test_grayscale_looking_image_still_finds_the_head(pose, astronaut):
     ],
     ids=["black-720p", "grey-odd-size", "noise"],
 )
+@pytest.mark.models
 def test_no_person_no_boxes(pose, image):
     dets = pose.detect(image)
     assert isinstance(dets, Detections) and len(dets) == 0
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (8, 8), (17, 31), (48, 48)])
+@pytest.mark.models
 def test_tiny_images_do_not_crash(pose, astronaut, size):
     h, w = size
     for image in (np.zeros((h, w, 3), np.uint8), cv2.resize(astronaut, (w, h), interpolation=cv2.INTER_AREA)):
@@ -132,6 +138,7 @@ def test_tiny_images_do_not_crash(pose, astronaut, size):
         assert (dets.xyxy[:, [0, 2]] <= w).all() and (dets.xyxy[:, [1, 3]] <= h).all()
 
 
+@pytest.mark.models
 def test_tiled_gives_each_tile_a_chance(pose, astronaut):
     # Pose is single-person per call; the tiler runs it on the frame and on each tile.
     canvas = np.full((720, 1280, 3), 128, np.uint8)
@@ -155,6 +162,7 @@ def test_errors_are_detector_errors(astronaut):
         create("pose_head", bogus=1)
 
 
+@pytest.mark.models
 def test_wrong_image_type_is_a_detector_error(pose):
     with pytest.raises(DetectorError, match="BGR uint8"):
         pose.detect(np.zeros((64, 64), np.uint8))
@@ -163,6 +171,7 @@ def test_wrong_image_type_is_a_detector_error(pose):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_usable_through_the_pipeline(clips, tmp_path):
     sample = clips["basic"]
     # Windows off: their CenterFace would look again wherever pose lost a head, and this is about pose alone.

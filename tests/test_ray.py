@@ -77,6 +77,7 @@ def _frame_lines(audit: Path) -> list[dict]:
     return [r for r in map(json.loads, audit.read_text().splitlines()) if r["type"] == "frame"]
 
 
+@pytest.mark.models
 def test_ray_batch_writes_what_local_workers_write_and_resumes_across_executors(ray_head, inputs, tmp_path):
     on_ray, local = tmp_path / "ray", tmp_path / "local"
     assert main(["run", str(inputs), "-o", str(on_ray), "--executor", "ray", "--address", ray_head, "-q"]) == 3
@@ -97,6 +98,7 @@ def test_ray_batch_writes_what_local_workers_write_and_resumes_across_executors(
     assert _statuses(on_ray) == {"a.mp4": SKIPPED, "sub dir/b.mp4": SKIPPED, "junk.mp4": FAILED}
 
 
+@pytest.mark.models
 def test_ray_retries_a_task_whose_worker_died(ray_head, inputs, tmp_path):
     from redact.batch.cluster import import_ray
 

@@ -141,6 +141,7 @@ def centerface():
     refiner.close()
 
 
+@pytest.mark.models
 def test_a_window_finds_a_small_face_the_cheap_sweep_misses(centerface):
     sweep, refiner = centerface
     image, boxes, _ = next(render_frames(W, H, 1, [FacePath((600, 300), (600, 300), 18)]))
@@ -154,6 +155,7 @@ def test_a_window_finds_a_small_face_the_cheap_sweep_misses(centerface):
     assert face[0] <= cx <= face[2] and face[1] <= cy <= face[3]
 
 
+@pytest.mark.models
 def test_the_first_sighting_window_finds_a_face_that_moved_twice_its_size(centerface):
     _, refiner = centerface
     image, boxes, _ = next(render_frames(W, H, 1, [FacePath((700, 320), (700, 320), 40)]))
@@ -177,6 +179,7 @@ def small_faces(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_small_moving_faces_are_covered_in_every_frame_with_the_default_config(small_faces, tmp_path):
     result = run(small_faces.path, tmp_path / "out.mp4", load())
     assert_faces_redacted(small_faces, decode_all(result.output), decode_all(small_faces.path))
@@ -185,6 +188,7 @@ def test_small_moving_faces_are_covered_in_every_frame_with_the_default_config(s
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_slow_small_faces_skip_every_other_window_and_stay_covered_in_every_frame(tmp_path):
     """The faces the every-other-frame rule is for: small, followed by windows, barely moving."""
     paths = [FacePath((300, 400), (340, 390), 20), FacePath((900, 200), (880, 230), 24, flip=True)]
@@ -205,6 +209,7 @@ def test_slow_small_faces_skip_every_other_window_and_stay_covered_in_every_fram
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_results_do_not_depend_on_the_number_of_worker_threads(small_faces, monkeypatch):
     info = probe(small_faces.path)
     tracks = {}
@@ -231,6 +236,7 @@ def _centred_in(d: Detections, box) -> np.ndarray:
     return (centres[:, 0] >= box[0]) & (centres[:, 0] <= box[2]) & (centres[:, 1] >= box[1]) & (centres[:, 1] <= box[3])
 
 
+@pytest.mark.models
 def test_the_fallback_model_finds_a_smeared_face_the_window_model_lost(centerface):
     """CenterFace scores a 52 px face smeared over 17 px at 0; BlazeFace still finds it (the bench's seed 2)."""
     _, refiner = centerface
@@ -247,6 +253,7 @@ def test_the_fallback_model_finds_a_smeared_face_the_window_model_lost(centerfac
     assert _centred_in(found, face).any()
 
 
+@pytest.mark.models
 def test_the_fallback_runs_only_where_the_window_model_lost_the_face_and_keeps_only_boxes_near_it(centerface):
     _, refiner = centerface
     clean = next(render_frames(W, H, 1, [FacePath((600, 300), (600, 300), 52, person="hopper")]))[0]
@@ -269,6 +276,7 @@ def test_the_fallback_runs_only_where_the_window_model_lost_the_face_and_keeps_o
     np.testing.assert_allclose(box[2:] - box[:2], np.subtract(win.face[2:], win.face[:2]), atol=1e-3)
 
 
+@pytest.mark.models
 def test_no_second_look_at_faces_too_small_for_the_fallback(centerface):
     _, refiner = centerface
     image, face = _smeared("hopper", 24, 9)
@@ -284,6 +292,7 @@ def test_no_fallback_when_it_is_off():
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_face_smeared_by_fast_motion_stays_covered_in_every_frame(tmp_path):
     """A 48 px face moving 17 px a frame, smeared over its motion from frame 8 (a fast pan):
     CenterFace loses it, and the BlazeFace fallback in its windows keeps the track going.

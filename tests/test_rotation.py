@@ -67,6 +67,8 @@ def centerface():
 
 
 @pytest.mark.parametrize("angle", [90, 180, 270])
+@pytest.mark.models
+@pytest.mark.slow
 def test_the_turned_copy_finds_a_turned_face_upright_and_says_at_which_angle(centerface, angle):
     image, face = _frame(angle)
     upright = centerface.detect(image)
@@ -155,6 +157,7 @@ def _core(box) -> tuple[int, int, int, int]:
 
 @pytest.mark.parametrize("dark", [False, True], ids=["colour", "dark-grey-noise"])
 @pytest.mark.slow
+@pytest.mark.models
 def test_turned_moving_faces_are_covered_in_every_frame_by_the_default_config(tmp_path, dark):
     clip = tmp_path / "floor.mp4"
     cores = _turned_clip(clip, dark)
@@ -167,6 +170,7 @@ def test_turned_moving_faces_are_covered_in_every_frame_by_the_default_config(tm
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_the_fast_preset_covers_turned_faces_of_44_px_and_up_and_says_what_it_gives_up(tmp_path):
     """fast.yaml turns the frame at half size, like its upright sweep: it gives up the smallest turned faces.
 

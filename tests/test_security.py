@@ -19,6 +19,9 @@ from test_identity import reference_photo
 from redact.cli import main
 from redact.sample import FacePath, make_sample
 
+# Every test here reads one real batch run (the module fixture `batch`, several seconds).
+pytestmark = [pytest.mark.models, pytest.mark.slow]
+
 LEAKY_TAGS = {"creation_time", "location", "location-eng", "comment", "title", "artist", "encoder", "make", "model"}
 """Container tags a camera or phone writes that identify the source."""
 
@@ -47,7 +50,6 @@ def batch(tmp_path_factory):
     return src, out, analysis
 
 
-@pytest.mark.slow
 def test_outputs_hold_one_video_and_the_sound_and_no_metadata(batch):
     src, out, _ = batch
     before = stream_summary(src / "leaky.mp4")

@@ -48,6 +48,7 @@ def frames(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_frames_to_an_mp4_are_tracked_through_a_hidden_frame(frames, tmp_path):
     out = tmp_path / "out.mp4"
     assert main(["run", str(frames), "-o", str(out), "--as-video", "--fps", "10", "-q"]) == 0
@@ -63,6 +64,7 @@ def test_frames_to_an_mp4_are_tracked_through_a_hidden_frame(frames, tmp_path):
     assert brow.std(axis=(0, 1)).max() < 6, "what is visible of the face is painted over"
 
 
+@pytest.mark.slow
 def test_frames_to_a_folder_keep_names_format_and_untouched_background(frames, tmp_path):
     out = tmp_path / "redacted"
     assert main(["run", str(frames), "-o", str(out), "--as-video", "--fps", "10", "-q"]) == 0

@@ -50,6 +50,7 @@ def test_a_mark_detector_on_every_frame_or_a_single_worker_gets_no_lock():
     assert not any(isinstance(s.detector, Shared) for s in detector_sets(load(PUBLISH).detect, workers=1)[0])
 
 
+@pytest.mark.models
 def test_a_shared_detector_gives_each_thread_what_it_would_get_alone():
     from skimage import data
 
@@ -78,6 +79,7 @@ def test_a_shared_detector_gives_each_thread_what_it_would_get_alone():
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_marks_found_with_a_shared_text_model_do_not_depend_on_the_number_of_workers(tmp_path, monkeypatch):
     sample = make_sample(tmp_path / "marks.mp4", seconds=1.0, fps=10, size=(640, 360), marks=True, audio=False)
     info = probe(sample.path)

@@ -48,6 +48,7 @@ def videos(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_redacted_output_verifies_clean_from_the_cli(videos, tmp_path, capsys):
     sample, redacted, _ = videos
     report, sheet = tmp_path / "r.json", tmp_path / "s.png"
@@ -64,6 +65,7 @@ def test_redacted_output_verifies_clean_from_the_cli(videos, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_redacted_output_verifies_clean_through_the_api_without_the_input(videos):
     _, redacted, _ = videos
     result = verify(redacted)
@@ -74,6 +76,7 @@ def test_redacted_output_verifies_clean_through_the_api_without_the_input(videos
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_under_redacted_output_is_flagged_with_report_and_sheet(videos, tmp_path, capsys):
     sample, _, leaky = videos
     report, sheet = tmp_path / "leaky.json", tmp_path / "leaky.png"
@@ -100,6 +103,7 @@ def test_under_redacted_output_is_flagged_with_report_and_sheet(videos, tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_under_redacted_output_is_flagged_without_the_input(videos, tmp_path):
     _, _, leaky = videos
     result = verify(leaky, report=tmp_path / "r.json", sheet=tmp_path / "s.png", every=3)
@@ -115,6 +119,8 @@ def _covers(box, gt, need=0.5):
     return ix * iy >= need * (gt[2] - gt[0]) * (gt[3] - gt[1])
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_different_frame_counts_are_an_error(videos, tmp_path, capsys):
     _, redacted, _ = videos
     other = make_sample(tmp_path / "short.mp4", seconds=1.0, fps=25)
@@ -133,12 +139,15 @@ def test_missing_file_is_exit_1(tmp_path, capsys):
     assert len(err) == 1 and "missing.mp4" in err[0]
 
 
+@pytest.mark.models
+@pytest.mark.slow
 def test_bad_every_is_a_usage_error(videos):
     _, redacted, _ = videos
     assert main(["verify", str(redacted), "--every", "0"]) == EXIT_USAGE
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_odd_sized_input_is_compared_with_its_one_pixel_larger_output(clips, tmp_path):
     sample = clips["odd"]  # 321 x 241; the output is 322 x 242
     out = tmp_path / "odd.redacted.mp4"
@@ -150,6 +159,7 @@ def test_odd_sized_input_is_compared_with_its_one_pixel_larger_output(clips, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_track_kept_visible_is_flagged_and_the_redacted_one_is_not(videos, tmp_path):
     sample, _, _ = videos
     config = load(None, ["render.shape=box"])  # painted area == logged box, so "clear of any region" is exact
@@ -222,6 +232,7 @@ def _painted(image, box, pad=0.25):
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_turned_face_left_visible_is_flagged_only_by_the_turned_copies(turned, tmp_path, capsys):
     source, _, leaky, boxes = turned
     report, sheet = tmp_path / "r.json", tmp_path / "s.png"
@@ -246,6 +257,7 @@ def test_a_turned_face_left_visible_is_flagged_only_by_the_turned_copies(turned,
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_turned_face_left_visible_is_flagged_without_the_input(turned, tmp_path):
     _, _, leaky, _ = turned
     result = verify(leaky, report=tmp_path / "r.json", sheet=tmp_path / "s.png", every=2)
@@ -257,6 +269,7 @@ def test_a_turned_face_left_visible_is_flagged_without_the_input(turned, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.models
 def test_a_correctly_redacted_turned_face_is_clean(turned, tmp_path):
     source, redacted, _, _ = turned
     result = verify(redacted, source, report=tmp_path / "r.json", sheet=tmp_path / "s.png")

@@ -174,6 +174,8 @@ def _tagged_clip(path, *vf_and_tags: str) -> None:
     ],
     ids=["bt709", "full-range", "unspecified"],
 )
+@pytest.mark.models
+@pytest.mark.slow
 def test_a_run_keeps_the_inputs_colours(tmp_path, tags, matrix):
     """Passed through unconverted, YUV must be labelled as the input's was: BT.709 footage read
     as BT.601 would shift every colour, full-range footage read as limited would lose contrast."""
