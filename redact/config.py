@@ -372,9 +372,9 @@ def _default_image_detectors() -> list[DetectorConfig]:
     # A picture is seen once, with no tracker to cover a miss: every sweep runs on it, at full size, on an
     # upscaled copy for the smallest faces, and turned for faces lying down (see configs/default.yaml).
     return [
-        DetectorConfig(name="centerface", threshold=0.15, scale=1.0),
-        DetectorConfig(name="centerface", threshold=0.2, scale=2.0),
-        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, rotations=[90.0, 180.0, 270.0]),
+        DetectorConfig(name="centerface", threshold=0.1, scale=1.0),
+        DetectorConfig(name="centerface", threshold=0.12, scale=2.0),
+        DetectorConfig(name="centerface", threshold=0.1, scale=1.0, rotations=[90.0, 180.0, 270.0]),
     ]
 
 

@@ -53,9 +53,16 @@ def redacted(before: np.ndarray, after: np.ndarray, box=FACE) -> bool:
     return flat / scale < 3 and np.abs(a - b).mean() / scale > 10
 
 
-def outside(pixels: np.ndarray, box=FACE, margin: int = 90) -> np.ndarray:
-    """A band of the picture well away from the face (its bottom rows)."""
-    return pixels[box[3] + margin :]
+def outside(pixels: np.ndarray, record: dict) -> np.ndarray:
+    """The pixels of the picture that no audited region's shape can touch (the regions' windows left out)."""
+    from redact.render.styles import shape_window
+
+    keep = np.ones(pixels.shape[:2], bool)
+    for r in record["regions"]:
+        x1, y1, x2, y2 = shape_window(tuple(r["box"]), r["shape"] == "ellipse", pixels.shape[:2])
+        keep[y1:y2, x1:x2] = False
+    assert keep.mean() > 0.5, "most of the picture lies outside the regions"
+    return pixels[keep]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +91,7 @@ def test_each_format_keeps_format_size_and_mode_and_loses_the_face(tmp_path, con
     a, b = np.asarray(before), np.asarray(after)
     assert redacted(a, b)
     lossy = suffix in (".jpg", ".webp")
-    assert np.abs(outside(a).astype(int) - outside(b)).max() <= (40 if lossy else 0)
+    assert np.abs(outside(a, result.record).astype(int) - outside(b, result.record)).max() <= (40 if lossy else 0)
     assert result.regions >= 1 and result.audit_log.is_file()
 
 
@@ -111,12 +118,12 @@ def test_16_bit_pictures_stay_16_bit_to_the_last_bit(tmp_path, config, analyser,
     pixels = cv2.cvtColor(rgb16, cv2.COLOR_RGB2GRAY) if grey else rgb16
     src, out = tmp_path / f"deep{suffix}", tmp_path / f"deep.out{suffix}"
     cv2.imwrite(str(src), pixels if grey else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
-    run_image(src, out, config, analyser=analyser)
+    record = run_image(src, out, config, analyser=analyser).record
     got = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     want = cv2.imread(str(src), cv2.IMREAD_UNCHANGED)
     assert got.dtype == np.uint16 and got.shape == want.shape
-    assert np.array_equal(outside(got), outside(want)), "pixels away from the face keep all 16 bits"
-    assert (outside(got) & 0xFF).any(), "the low byte is real data, not a scaled 8-bit copy"
+    assert np.array_equal(outside(got, record), outside(want, record)), "pixels outside the regions keep all 16 bits"
+    assert (outside(got, record) & 0xFF).any(), "the low byte is real data, not a scaled 8-bit copy"
     assert redacted(want, got)
 
 
@@ -137,13 +144,13 @@ def test_a_jpeg_is_encoded_once_at_the_configured_quality(tmp_path, analyser):
     sizes = {}
     for q in (40, 95):
         out = tmp_path / f"q{q}.jpg"
-        run_image(src, out, load(overrides=[f"image.jpeg_quality={q}"]), analyser=analyser)
+        record = run_image(src, out, load(overrides=[f"image.jpeg_quality={q}"]), analyser=analyser).record
         sizes[q] = out.stat().st_size
         # One encode from the decoded input: away from the face, as close to the input as one encode at q allows.
         direct = io.BytesIO()
         Image.open(src).save(direct, format="JPEG", quality=q)
         a, b = np.asarray(Image.open(out)).astype(int), np.asarray(Image.open(direct)).astype(int)
-        assert np.abs(outside(a) - outside(b)).mean() < 1.0
+        assert np.abs(outside(a, record) - outside(b, record)).mean() < 1.0
     assert sizes[40] < sizes[95] * 0.6
 
 
@@ -239,7 +246,7 @@ def test_the_fixture_is_what_a_camera_writes(camera_jpeg):
 def test_nothing_identifying_survives_and_the_picture_is_upright(camera_jpeg, tmp_path, config, analyser):
     path, up, thumb = camera_jpeg
     out = tmp_path / "IMG_0001.redacted.jpg"
-    run_image(path, out, config, analyser=analyser)
+    record = run_image(path, out, config, analyser=analyser).record
     raw = out.read_bytes()
     assert set(markers(raw)) <= {0xD8, 0xE0, 0xDB, 0xC0, 0xC4, 0xDA}, "only JFIF, tables, frame and scan"
     for needle in (SERIAL, b"Exif", b"GPS", b"xmpmeta", b"Photoshop", b"8BIM", b"J. Doe", b"PhoneMaker", b"2024:05",
@@ -251,7 +258,7 @@ def test_nothing_identifying_survives_and_the_picture_is_upright(camera_jpeg, tm
     assert im.size == (512, 384), "orientation applied: stored 384 x 512, shown 512 x 384"
     got = np.asarray(im)
     assert redacted(up, got)
-    assert np.abs(outside(got).astype(int) - outside(up)).mean() < 4, "upright, not turned or mirrored"
+    assert np.abs(outside(got, record).astype(int) - outside(up, record)).mean() < 4, "upright, not turned or mirrored"
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -391,10 +398,10 @@ def test_cli_redacts_the_astronaut_photo_with_an_audit_record(tmp_path):
     assert redacted(astronaut_rgb(), np.asarray(Image.open(out)))
     (record,) = read_audit(tmp_path / "photo.redacted.audit.jsonl")
     assert record["input"]["sha256"] == file_sha256(src) and record["output"]["sha256"] == file_sha256(out)
-    faces = [r for r in record["regions"] if r["kind"] == "face"]
-    assert len(faces) == 1 and faces[0]["reason"] == "redact-all" and faces[0]["style"] == "fill"
-    x1, y1, x2, y2 = faces[0]["box"]
-    assert x1 <= FACE[0] and y1 <= FACE[1] and x2 >= FACE[2] and y2 >= FACE[3], "the padded box covers the face"
+    covering = [r for r in record["regions"] if r["kind"] == "face" and r["box"][0] <= FACE[0] and r["box"][1] <= FACE[1]
+                and r["box"][2] >= FACE[2] and r["box"][3] >= FACE[3]]
+    assert len(covering) == 1, "one padded box covers the face"
+    assert covering[0]["reason"] == "redact-all" and covering[0]["style"] == "fill" and covering[0]["shape"] == "ellipse"
 
 
 @pytest.mark.slow
@@ -418,7 +425,7 @@ def test_keep_a_person_by_reference_photo_and_redact_the_other(tmp_path, config)
     from redact.sample import person_crop
 
     astro, _ = person_crop("astronaut")
-    hopper, _ = person_crop("hopper")
+    hopper, (fx1, fy1, fx2, fy2) = person_crop("hopper")
     h = max(astro.shape[0], hopper.shape[0])
     canvas = np.full((h + 40, astro.shape[1] + hopper.shape[1] + 120, 3), 128, np.uint8)
     canvas[20 : 20 + astro.shape[0], 20 : 20 + astro.shape[1]] = astro
@@ -433,7 +440,8 @@ def test_keep_a_person_by_reference_photo_and_redact_the_other(tmp_path, config)
     got = cv2.imread(str(out))
     kept = [d for d in result.record["decisions"] if d["action"] == "keep"]
     assert [d["label"] for d in kept] == ["hopper"]
-    assert np.array_equal(got[:, x:], canvas[:, x:]), "the kept person is untouched"
+    face = (slice(20 + fy1, 20 + fy2), slice(x + fx1, x + fx2))
+    assert np.array_equal(got[face], canvas[face]), "the kept person's face is untouched"
     assert not np.array_equal(got[:, : x - 40], canvas[:, : x - 40]), "the other face is redacted"
 
 
