@@ -31,7 +31,7 @@ from redact.config import Config
 from redact.config import load as load_config
 from redact.decide import decide
 from redact.errors import OutputError
-from redact.io.files import check_output, sha256_file
+from redact.io.files import check_output, sha256_file, write_atomic
 from redact.io.images import FORMATS, IMAGE_SUFFIXES, Picture, encode_picture, read_picture
 from redact.render.still import paint_still, still_regions
 from redact.render.styles import Painter
@@ -97,7 +97,7 @@ def run_image(
                           config.image.icc)
     timings["paint+encode"] = time.perf_counter() - t1
     sha_in = input_sha256 or sha256_file(input)
-    timings.update({k: v for k, v in analysis.timings.items()})
+    timings.update(analysis.timings)
     timings["total"] = time.perf_counter() - t0
     record = audit_record(picture, output, config, sha_in, hashlib.sha256(data).hexdigest(), analysis, decisions,
                           regions, painter, timings)
@@ -119,8 +119,6 @@ def _check_paths(input: Path, output: Path, log_path: Path | None) -> None:
 
 def _write(output: Path, data: bytes, log_path: Path | None, record: dict) -> None:
     """The picture, then its one-record log; the picture is removed again if the log cannot be written."""
-    from redact.io.files import write_atomic
-
     try:
         write_atomic(output, data)
     except OSError as e:
