@@ -247,6 +247,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds after which a tool run is killed")
     ap.add_argument("--rss-interval", type=float, default=0.5, help="seconds between memory samples of a run")
     ap.add_argument("--score-jobs", type=int, default=2, help="scorer processes run at a time (not timed)")
+    _bench_images().add_arguments(ap)  # --images: still pictures, in pipelines/bench_images.py
     args = ap.parse_args(argv)
     if args.random is None:
         given = [f for f, v in (("--seed", args.seed), ("--random-dir", args.random_dir),
@@ -263,6 +264,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.seed = 0 if args.seed is None else args.seed
     args.random_dir = args.random_dir or default_random_dir(args.seed, args.random_seconds)
     return args
+
+
+def _bench_images():
+    """pipelines/bench_images.py, found beside this file however this one was loaded."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import bench_images
+
+    return bench_images
 
 
 def default_random_dir(seed: int, seconds: float | None) -> Path:
@@ -1489,6 +1500,8 @@ def main(argv: list[str] | None = None) -> int:
     scorer = args.bench / "score.py"
     if not scorer.exists():
         raise SystemExit(f"{scorer} not found: point --bench at the bench folder")
+    if args.images:
+        return _bench_images().run(args)
     preset, crf = encoder_settings(shlex.split(args.redact_args))  # a config error stops before any generation
     if args.random is None:
         video_dir, made, gen_s = (args.videos_dir or args.bench / "videos").resolve(), [], 0.0
