@@ -5,8 +5,9 @@ the resolved config and its hash); then a ``decision`` line per track; then an
 ``audio`` line per audio redaction (start, end, action, label); then a
 ``frame`` line for every frame with at least one region (box, kind, track,
 source, detector, score, reason); the last line is a ``summary`` (counts,
-stage timings, and the SHA-256 of the input, the output and the decisions).
-It holds geometry and decisions only: never pixels, crops or embeddings.
+stage timings, and the SHA-256 of the input, the output and the decisions);
+only ``approval`` lines (a reviewer's, from ``redact studio``: :func:`approve`)
+may follow it.  It holds geometry and decisions only: never pixels, crops or embeddings.
 
 The log is written under a temporary name and renamed beside the video when
 the run succeeds, so a log at the final path always describes a finished
@@ -53,7 +54,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from redact.config import Config
 from redact.errors import AuditError, InputError, OutputError
-from redact.io.files import sha256_file, temp_path_for
+from redact.io.files import sha256_file, temp_path_for, write_atomic
 from redact.types import Decision, Region, VideoInfo
 from redact.version import __version__
 
@@ -228,7 +229,7 @@ def check(path: str | Path, output: str | Path | None = None) -> CheckResult:
     vouch for: a line that is not valid JSON, one whose successor records
     another SHA-256 for it (it was changed, or a line after it was deleted),
     one that follows another line than the one before it (lines moved or
-    inserted), a missing summary (a truncated log), lines after the summary,
+    inserted), a missing summary (a truncated log), lines after the summary other than approvals of it,
     or a summary that disagrees with the header, the decision lines or
     ``output``.  Raises :class:`InputError` when a file cannot be read.
     """
@@ -245,6 +246,8 @@ def check(path: str | Path, output: str | Path | None = None) -> CheckResult:
                 n += 1
                 whole.update(raw)
                 record = _parse(path, n, raw, after_summary=summary is not None)
+                if summary is not None:
+                    _check_approval(path, n, record, summary)
                 if n == 1:
                     header = _check_header(path, record)
                 stored = record[CHAIN_KEY]
@@ -294,8 +297,8 @@ def _broken(path: Path, line: int, why: str) -> AuditError:
 
 
 def _parse(path: Path, n: int, raw: bytes, after_summary: bool) -> dict[str, Any]:
-    if after_summary:
-        raise _broken(path, n, "follows the summary, which must be the last line: lines were appended")
+    if after_summary and not raw.startswith(b'{"type":"approval",'):
+        raise _broken(path, n, "follows the summary, which only approvals may follow: lines were appended")
     if not raw.endswith(b"\n"):
         raise _broken(path, n, "cut off before its newline: the log is truncated")
     try:
@@ -307,6 +310,43 @@ def _parse(path: Path, n: int, raw: bytes, after_summary: bool) -> dict[str, Any
     if n > 1 and not isinstance(record.get(CHAIN_KEY), str):
         raise _broken(path, n, f"no {CHAIN_KEY}: the line was changed")
     return record
+
+
+def _check_approval(path: Path, n: int, record: dict[str, Any], summary: dict[str, Any]) -> None:
+    """An approval vouches for the render the summary describes: same decisions, same output, a named reviewer."""
+    if record["type"] != "approval":
+        raise _broken(path, n, "follows the summary, which only approvals may follow: lines were appended")
+    if not isinstance(record.get("reviewer"), str) or not record["reviewer"].strip():
+        raise _broken(path, n, "an approval without a reviewer's name: the line was changed")
+    if record.get("decisions_sha256") != summary.get("decisions_sha256") or _sha(record, "output") != _sha(
+        summary, "output"
+    ):
+        raise _broken(path, n, "an approval of other decisions or another output than the summary's")
+
+
+def approve(path: str | Path, reviewer: str, note: str = "", **fields: Any) -> CheckResult:
+    """Append a reviewer's approval to a finished log, chained like every line, and return the new check.
+
+    The log is checked first (an approval of a broken log would vouch for
+    nothing) and rewritten whole under a temporary name, so the log at its
+    path is always either the one before or the one after the approval.
+    The approval repeats the summary's ``decisions_sha256`` and output, so it
+    names exactly what was approved; ``fields`` adds more (the time, the
+    review state's hash).
+    """
+    path = Path(path)
+    reviewer = reviewer.strip()
+    if not reviewer:
+        raise InputError(f"{path}: an approval needs the reviewer's name")
+    checked = check(path)
+    data = path.read_bytes()
+    last = data.rstrip(b"\n").rsplit(b"\n", 1)[-1] + b"\n"
+    summary = next(json.loads(line) for line in reversed(data.splitlines()) if line.startswith(b'{"type":"summary",'))
+    record = {"type": "approval", CHAIN_KEY: hashlib.sha256(last).hexdigest(), "reviewer": reviewer, "note": note,
+              "decisions_sha256": checked.decisions_sha256, "output": summary["output"], **fields}
+    line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+    write_atomic(path, data + line)
+    return check(path)
 
 
 def _check_header(path: Path, record: dict[str, Any]) -> dict[str, Any]:
