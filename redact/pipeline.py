@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+import redact.review_state as review_state
 import redact.store as store
 from redact.analyse import analyse
 from redact.analyse.identity.gallery import People
@@ -103,7 +104,8 @@ def render_from(
 
     ``config`` may change how regions are drawn and encoded, and the identity
     thresholds, but not detection, tracking or marked regions: those produced the saved
-    tracks, and rendering them under other settings would misreport them.
+    tracks, and rendering them under other settings would misreport them.  A review saved
+    in the folder by ``redact studio`` is applied (:mod:`redact.review_state`).
     """
     t0 = time.perf_counter()
     saved = store.load(folder)
@@ -124,6 +126,8 @@ def render_from(
         )
     analysis = saved.analysis(info)
     overrides = store.load_decisions(decisions_file, {t.id for t in analysis.tracks}) if decisions_file else None
+    # What `redact studio` saved in the folder (marks, audio ranges, overrides) is part of this render.
+    config, overrides = review_state.apply(Path(folder), analysis, config, overrides)
     decisions = decide(analysis.tracks, config, analysis.identities, analysis.mode, overrides)
     with logging_redirect_tqdm():
         result = render(analysis, decisions, config, output, audit_log, progress=progress, input_sha256=sha)
