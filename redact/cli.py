@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _verify_args(sub)
     _audit_args(sub)
+    _studio_args(sub)
     return parser
 
 
@@ -266,6 +267,39 @@ def _audit_args(sub) -> None:
     chk.add_argument("--output", type=Path, metavar="FILE", help="the redacted video: compare its SHA-256 with the summary's")
 
 
+def _studio_args(sub) -> None:
+    st = sub.add_parser(
+        "studio", help="check, correct and approve a redaction in the browser (needs redact[studio])",
+        description="Open TARGET (a video, analysed first if needed, or an analysis folder) in the review studio. "
+        "The first line printed is the URL with its token. The page shows UNREDACTED faces.",
+    )
+    st.add_argument("target", type=Path, metavar="VIDEO|ANALYSIS_DIR")
+    st.add_argument("--input", type=Path, metavar="INPUT", help="the analysed video, when it has moved")
+    st.add_argument("-o", "--output", type=Path, metavar="OUTPUT",
+                    help="where renders from the page go (default: INPUT's name with .redacted.mp4, beside it)")
+    st.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    st.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    st.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+    st.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings and errors only")
+    _config_args(st)
+    _people_args(st)
+    _marks_args(st)
+
+
+def _studio(args: argparse.Namespace) -> int:
+    try:
+        from redact.studio.server import serve
+    except ImportError as e:
+        raise RedactError(f"the studio needs its extra: pip install 'redact-video[studio]' ({e})") from e
+    from redact.studio import prepare
+    from redact.studio.session import Session
+
+    folder, video = prepare(args.target, _resolve_config(args), _people(args), progress=_progress(args))
+    session = Session(folder, args.input or video, args.output)
+    serve(session, args.host, args.port, open_browser=not args.no_browser)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     limit_malloc_arenas()
     parser = build_parser()
@@ -321,6 +355,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _render(args)
     if args.command == "audit":
         return _audit(args)
+    if args.command == "studio":
+        return _studio(args)
     return _run(args)
 
 

@@ -1,0 +1,320 @@
+"""The review studio: a real server (``redact studio`` in its own process), real renders, a real browser.
+
+The clip is test_identity's two real people (scikit-image's astronaut top
+left, matplotlib's Grace Hopper bottom right).  The session tests drive the
+web-free :class:`Session` and check what it saves and renders; the security
+tests speak raw HTTP to the running server; the browser test clicks through
+the page in Debian's chromium with playwright and checks the output's
+pixels and samples, and that ``redact render`` of the saved state gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import decode_all, file_sha256
+
+from redact.audit import check
+from redact.errors import AuditError, ConfigError
+from redact.io import ffmpeg_exe
+from redact.pipeline import analyse_to
+from redact.sample import FacePath, make_sample
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from redact.studio.session import Session
+
+CHROMIUM = "/usr/bin/chromium"
+PATCH = (300, 140, 360, 200)
+"""A piece of plain background no detector marks: the box the tests draw by hand."""
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("studio") / "two_people.mp4"
+    paths = [FacePath((20, 10), (150, 20), 110, person="astronaut"),
+             FacePath((470, 200), (390, 190), 100, person="hopper")]
+    return make_sample(path, seconds=2.0, paths=paths)
+
+
+@pytest.fixture
+def analysis(clip, tmp_path):
+    """A fresh analysis folder per test (each test's review starts empty), and an output folder."""
+    folder = tmp_path / "two.analysis"
+    analyse_to(clip.path, folder)
+    (tmp_path / "out").mkdir()
+    return folder, tmp_path / "out" / "two.redacted.mp4"
+
+
+def _track_on(session: Session, sample, person: int) -> int:
+    """The track that follows the face drawn by path ``person`` (most frames inside its box)."""
+    best: dict[int, int] = {}
+    for t in session.analysis.tracks:
+        for f, b in zip(t.frames, t.boxes):
+            g = sample.boxes[f][person]
+            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+            if g[0] <= cx <= g[2] and g[1] <= cy <= g[3]:
+                best[t.id] = best.get(t.id, 0) + 1
+    return max(best, key=best.get)
+
+
+def _audio(path: Path) -> np.ndarray:
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", "48000",
+                          "-f", "f32le", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.float32)
+
+
+def _cli_render(clip, folder: Path, out: Path) -> Path:
+    cli = out.parent / "cli.mp4"
+    done = subprocess.run([sys.executable, "-m", "redact", "render", str(clip.path), "--analysis", str(folder),
+                           "-o", str(cli), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return cli
+
+
+# --- the session: state files, render, approval --------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_review_saved_as_files_survives_a_restart_and_renders_the_same_from_the_cli(clip, analysis):
+    folder, out = analysis
+    s = Session(folder, output=out)
+    astronaut = _track_on(s, clip, 0)
+    s.decide_row(astronaut, "keep")
+    s.add_mark(25, list(PATCH), "patch")
+    s.add_audio(0.5, 1.0, "mute")
+    s.close()
+    review = folder / "review"
+    assert f"keep:\n- {astronaut}" in (review / "decisions.yaml").read_text()
+    assert "label: patch" in (review / "marks.yaml").read_text()
+    assert "action: mute" in (review / "audio.yaml").read_text()
+    again = Session(folder, output=out)  # "reopening shows the last saved state"
+    assert again.decisions[astronaut].action.value == "keep" and len(again.review.marks) == 1
+    assert again.mark_tracks[0].first <= 5 and again.mark_tracks[0].last >= 44
+    again.render()
+    assert again.job["error"] is None, again.job
+    assert file_sha256(_cli_render(clip, folder, out)) == file_sha256(out)
+    frames = decode_all(clip.path), decode_all(out)
+    x1, y1, x2, y2 = PATCH
+    assert np.abs(frames[0][25, y1:y2, x1:x2].astype(int) - frames[1][25, y1:y2, x1:x2]).mean() > 20  # painted
+    sound = _audio(out)
+    assert np.abs(sound[int(0.55 * 48000):int(0.95 * 48000)]).max() == 0
+    assert np.abs(sound[int(1.1 * 48000):int(1.5 * 48000)]).max() > 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_approval_needs_a_current_render_and_every_item_checked_and_goes_into_the_audit_log(analysis):
+    folder, out = analysis
+    s = Session(folder, output=out)
+    with pytest.raises(ConfigError, match="render first"):
+        s.approve("Ann", "")
+    s.render()
+    s.suspects = [{"frame": 3, "box": [1, 2, 30, 40], "score": 0.8}]  # as `redact verify` would list one
+    with pytest.raises(ConfigError, match="need a look"):
+        s.approve("Ann", "")
+    s.check("suspect:3:1,2", True)
+    s.approve("Ann Reviewer", "checked every face")
+    log = Path(s.job["log"])
+    last = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+    assert last["type"] == "approval" and last["reviewer"] == "Ann Reviewer" and last["note"] == "checked every face"
+    result = check(log, out)
+    assert last["decisions_sha256"] == result.decisions_sha256 and last["output"]["sha256"] == result.output_sha256
+    # The last line has no successor to chain it: the log's SHA-256, kept by the studio, anchors it.
+    assert s.job["approved"]["log_sha256"] == result.log_sha256
+    text = log.read_text(encoding="utf-8")
+    log.write_text(text.replace(f'"decisions_sha256":"{result.decisions_sha256}","output"', '"decisions_sha256":"'
+                                + "0" * 64 + '","output"'), encoding="utf-8")
+    with pytest.raises(AuditError, match="an approval of other decisions"):
+        check(log)
+    # A change after the render makes it stale: approving it would vouch for other decisions.
+    s.add_audio(0.1, 0.2, "bleep")
+    with pytest.raises(ConfigError, match="render first"):
+        s.approve("Ann", "")
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_split_merge_and_blackout_are_saved(analysis):
+    folder, out = analysis
+    s = Session(folder, output=out)
+    a, b = (t.id for t in s.analysis.tracks[:2])
+    s.merge([a, b])
+    assert sorted(s.row_of(a)) == sorted([a, b])
+    s.split(b)
+    assert s.row_of(a) == [a] and s.row_of(b) == [b]
+    s.blackout(10, 12)
+    s.close()
+    again = Session(folder, output=out)
+    assert sorted(map(sorted, again.rows)) == [[a], [b]]
+    m = again.mark_tracks[0]
+    assert (m.first, m.last) == (10, 12) and again.review.marks[0].whole_frame
+
+
+def test_the_output_may_not_land_in_the_analysis_folder(analysis):
+    folder, _ = analysis
+    with pytest.raises(Exception, match="analysis folder"):
+        Session(folder, output=folder / "out.mp4")
+
+
+# --- the server: token, Host, Origin --------------------------------------------------------------------
+
+
+@pytest.fixture
+def server(analysis, clip):
+    """``redact studio DIR --no-browser`` in its own process; yields its URL (first line of stdout)."""
+    folder, out = analysis
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "redact", "studio", str(folder), "--no-browser", "-o", str(out),
+                             "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.poll() is not None else url
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _request(url: str, path: str, headers: dict[str, str], method: str = "GET", body: str | None = None):
+    m = re.match(r"http://([^/]+)/\?token=(.+)", url)
+    conn = http.client.HTTPConnection(m.group(1), timeout=30)
+    conn.request(method, path, body=body, headers=headers)
+    r = conn.getresponse()
+    return r.status, dict(r.getheaders()), r.read()
+
+
+@pytest.mark.slow
+def test_every_request_needs_the_token_and_this_studios_host_and_origin(server):
+    host, token = re.match(r"http://([^/]+)/\?token=(.+)", server).groups()
+    good = {"Host": host, "X-Studio-Token": token}
+    status, headers, body = _request(server, "/api/state", good)
+    assert status == 200 and json.loads(body)["video"]["frames"] == 50
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
+    assert _request(server, "/api/state", {"Host": host})[0] == 403  # no token
+    assert _request(server, "/api/state", {"Host": host, "X-Studio-Token": token[:-1] + "x"})[0] == 403
+    assert _request(server, "/", {"Host": host})[0] == 403
+    assert _request(server, "/api/thumb/0/0", {"Host": host})[0] == 403
+    port = host.split(":")[1]
+    # DNS rebinding: another name that resolves here is another site, token or not.
+    assert _request(server, "/api/state", {**good, "Host": f"attacker.example:{port}"})[0] == 403
+    assert _request(server, "/api/state", {**good, "Origin": "http://attacker.example"})[0] == 403
+    post = {**good, "Content-Type": "application/json"}
+    assert _request(server, "/api/checks", {**post, "Origin": f"http://attacker.example:{port}"}, "POST",
+                    '{"id": "x", "checked": true}')[0] == 403
+    assert _request(server, "/api/checks", {**good, "Content-Type": "text/plain"}, "POST", "{}")[0] == 415
+    assert _request(server, "/api/checks", {**post, "Origin": f"http://{host}"}, "POST",
+                    '{"id": "x", "checked": true}')[0] == 200
+    # The URL's token becomes a strict, script-proof cookie, and leaves the address bar.
+    status, headers, _ = _request(server, f"/?token={token}", {"Host": host})
+    assert status == 303 and headers["location"] == "/"
+    cookie = headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+    name_value = cookie.split(";")[0]
+    assert _request(server, "/api/state", {"Host": host, "Cookie": name_value})[0] == 200
+
+
+# --- the page, in a real browser ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Debian chromium (.ci/run installs it)")
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.models
+def test_keep_one_draw_a_box_mute_a_range_and_render_in_the_browser(server, analysis, clip, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    folder, out = analysis
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(server)
+        page.wait_for_selector(".row img")
+        astronaut = _astronaut_row(page, clip, folder)
+        page.click(f'.row[data-row="{astronaut}"] button[data-action=keep]')
+        page.wait_for_selector(f'.row.keep[data-row="{astronaut}"]')
+        _draw(page, PATCH)
+        page.wait_for_selector("#marks li button.span-set")
+        _drag_timeline(page, 0.25, 0.5)
+        page.click("#mute")
+        page.wait_for_selector("#audio li:has-text('mute')")
+        page.check("input[name=view][value=redacted]")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(tmp_path / "studio.png"))
+        page.click("#render")
+        page.wait_for_selector("input[name=view][value=output]:checked", timeout=120_000)
+        assert "rendered" in page.inner_text("#job")
+        browser.close()
+    assert errors == []
+    _check_output(clip, folder, out)
+
+
+def _astronaut_row(page, clip, folder) -> int:
+    s = Session(folder)
+    try:
+        track = _track_on(s, clip, 0)
+    finally:
+        s.close()
+    return int(page.get_attribute(f'.row[data-tracks~="{track}"]', "data-row"))
+
+
+def _draw(page, box) -> None:
+    """Press Draw box and drag over ``box`` (video pixels) on the paused frame."""
+    page.click("#draw")
+    r = page.locator("#overlay").bounding_box()
+    scale = min(r["width"] / 640, r["height"] / 360)
+    x0, y0 = r["x"] + (r["width"] - 640 * scale) / 2, r["y"] + (r["height"] - 360 * scale) / 2
+    page.mouse.move(x0 + box[0] * scale + 1, y0 + box[1] * scale + 1)
+    page.mouse.down()
+    page.mouse.move(x0 + box[2] * scale - 1, y0 + box[3] * scale - 1, steps=5)
+    page.mouse.up()
+
+
+def _drag_timeline(page, a: float, b: float) -> None:
+    r = page.locator("#timeline").bounding_box()
+    y = r["y"] + r["height"] / 2
+    page.mouse.move(r["x"] + a * r["width"], y)
+    page.mouse.down()
+    page.mouse.move(r["x"] + b * r["width"], y, steps=5)
+    page.mouse.up()
+
+
+def _check_output(clip, folder: Path, out: Path) -> None:
+    """The astronaut shown, Grace Hopper and the drawn patch painted, the selected span silent; and the
+    command line's render of the saved state is the same file."""
+    src, dst = decode_all(clip.path), decode_all(out)
+    diff = np.abs(src.astype(int) - dst.astype(int))
+    for f in (10, 25, 40):
+        a = [int(v) for v in clip.boxes[f][0]]
+        h = [int(v) for v in clip.boxes[f][1]]
+        assert diff[f, a[1] + 10:a[3] - 10, a[0] + 10:a[2] - 10].mean() < 6, f"astronaut not shown in frame {f}"
+        assert diff[f, h[1] + 10:h[3] - 10, h[0] + 10:h[2] - 10].mean() > 30, f"Hopper not redacted in frame {f}"
+        x1, y1, x2, y2 = PATCH
+        assert diff[f, y1 + 4:y2 - 4, x1 + 4:x2 - 4].mean() > 20, f"drawn box not painted in frame {f}"
+    sound = _audio(out)
+    assert np.abs(sound[int(0.55 * 48000):int(0.95 * 48000)]).max() == 0
+    assert np.abs(sound[int(1.1 * 48000):int(1.5 * 48000)]).max() > 0.05
+    assert file_sha256(_cli_render(clip, folder, out)) == file_sha256(out)
+
+
+def test_the_page_has_no_inline_script_and_loads_only_its_own_files():
+    static = Path(__file__).resolve().parents[1] / "redact" / "studio" / "static"
+    html = (static / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r"<script[^>]*>", html) == ['<script type="module" src="/static/app.js">']
+    assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
+    for f in static.iterdir():
+        assert not re.search(r"https?://", f.read_text(encoding="utf-8")), f"{f.name} loads from elsewhere"
