@@ -318,3 +318,57 @@ def test_the_page_has_no_inline_script_and_loads_only_its_own_files():
     assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
     for f in static.iterdir():
         assert not re.search(r"https?://", f.read_text(encoding="utf-8")), f"{f.name} loads from elsewhere"
+
+
+@pytest.fixture(scope="module")
+def comes_back(tmp_path_factory):
+    """3 s: the astronaut top left for the first second, gone for a second, back bottom right for the last,
+    with Grace Hopper in the middle throughout.  The tracker cannot link the two sightings (too far
+    apart, too long gone); only the face can."""
+    import cv2
+    from conftest import encode_frames
+
+    from redact.sample import background, person_crop
+
+    root = tmp_path_factory.mktemp("back")
+    bg = background(640, 360)
+    faces = {p: cv2.resize(person_crop(p)[0], (100, 120)) for p in ("astronaut", "hopper")}
+
+    def frames():
+        for i in range(75):
+            img = bg.copy()
+            img[120:240, 270:370] = faces["hopper"]
+            if i < 25:
+                img[10:130, 20:120] = faces["astronaut"]
+            elif i >= 50:
+                img[230:350, 520:620] = faces["astronaut"]
+            yield img
+
+    encode_frames(root / "back.mp4", frames(), 640, 360)
+    folder = root / "back.analysis"
+    analyse_to(root / "back.mp4", folder)
+    (root / "out").mkdir()
+    return folder, root / "out" / "back.redacted.mp4"
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_grouping_by_faces_joins_a_person_who_comes_back_and_nobody_else(comes_back):
+    folder, out = comes_back
+    s = Session(folder, output=out)
+    try:
+        faces = [t for t in s.analysis.tracks if t.kind == "face"]
+        first = next(t.id for t in faces if t.first < 5 and float(t.boxes[0][0]) < 200)
+        later = next(t.id for t in faces if t.first >= 45 and float(t.boxes[0][0]) > 400)
+        hopper = next(t.id for t in faces if float(t.boxes[0][0]) > 200 and t.first < 5)
+        assert s.row_of(first) != s.row_of(later)  # the tracker alone keeps them apart
+        s.group_by_faces()
+        assert later in s.row_of(first)
+        assert hopper not in s.row_of(first)
+        assert all(s.decisions[t].action.value == "redact" for t in s.row_of(first))  # grouping decides nothing
+        s.decide_row(first, "keep")
+        assert all(s.decisions[t].action.value == "keep" for t in s.row_of(first))
+        assert s.decisions[hopper].action.value == "redact"
+    finally:
+        s.close()
+    assert "tracks" in (folder / "review" / "people.yaml").read_text()

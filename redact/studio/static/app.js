@@ -148,6 +148,7 @@ function showJob() {
   bar.hidden = !job.running;
   if (job.running) { bar.max = job.total || 1; bar.value = job.done || 0; }
   $("render").disabled = Boolean(job.running);
+  $("verify").disabled = Boolean(job.running) || !job.output || !job.current;
   $("view-output").disabled = !state.media.output;
   let text = "";
   if (job.running) text = `rendering ${job.done || 0}/${job.total || "?"}`;
@@ -209,6 +210,11 @@ function wire() {
     act("POST", "/api/rows/group", {}, () => toast("grouped by faces"));
   });
   $("render").addEventListener("click", () => act("POST", "/api/render", {}));
+  $("verify").addEventListener("click", () => {
+    toast("verifying the render…");
+    $("verify").disabled = true;
+    act("POST", "/api/verify", {}, (n) => toast(n ? `${n} suspect(s): see Needs a look` : "verify found no face left visible"));
+  });
   $("approve").addEventListener("submit", (e) => {
     e.preventDefault();
     act("POST", "/api/approve", { reviewer: $("reviewer").value, note: $("note").value },
