@@ -372,3 +372,30 @@ def test_grouping_by_faces_joins_a_person_who_comes_back_and_nobody_else(comes_b
     finally:
         s.close()
     assert "tracks" in (folder / "review" / "people.yaml").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_a_video_the_browser_cannot_play_gets_a_proxy_made_once_with_the_same_frames(clip, tmp_path):
+    from redact.io import probe
+    from redact.studio import media
+
+    avi = tmp_path / "two.avi"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(clip.path), "-c:v", "mpeg4", "-q:v", "3", "-c:a", "mp3",
+                    str(avi)], check=True)
+    analyse_to(avi, tmp_path / "avi.analysis")
+    s = Session(tmp_path / "avi.analysis", output=tmp_path / "avi.mp4")
+    try:
+        proxy = media.path(s, "original")
+        assert proxy == folder_proxy(tmp_path / "avi.analysis") and probe(proxy).codec == "h264"
+        assert probe(proxy).frame_count == s.info.frame_count
+        made = proxy.stat().st_mtime_ns
+        assert media.path(s, "original").stat().st_mtime_ns == made  # made once
+        wave = media.waveform(s)
+        assert wave["rate"] == 50 and len(wave["peaks"]) >= 95 and min(wave["peaks"][5:90]) > 10  # the sine, all along
+    finally:
+        s.close()
+
+
+def folder_proxy(folder: Path) -> Path:
+    return folder / "review" / "proxy.mp4"

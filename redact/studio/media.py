@@ -68,12 +68,13 @@ def make_proxy(s: Session) -> Path:
             return dest
         dest.parent.mkdir(exist_ok=True)
         info = s.info
-        rate = ["-fps_mode", "cfr", "-r", f"{info.fps.numerator}/{info.fps.denominator}"] if info.variable_frame_rate \
-            else ["-fps_mode", "passthrough"]
+        # A constant rate and the reader's frame count: AVI's or MPEG-TS's timestamps would give a variable
+        # rate or a frame more, and the player's frame numbers must be the analysis'.
+        rate = ["-fps_mode", "cfr", "-r", f"{info.fps.numerator}/{info.fps.denominator}"]
         gop = max(1, round(float(info.fps)))
         with atomic(dest) as temp:
             cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(s.input), "-map", f"0:{info.stream_index}",
-                   "-map", "0:a:0?", *rate, "-vf", "scale=-2:'min(720,ih)'", "-c:v", "libx264", "-preset", "veryfast",
+                   "-map", "0:a:0?", *rate, "-frames:v", str(info.frame_count), "-vf", "scale=-2:'min(720,ih)'", "-c:v", "libx264", "-preset", "veryfast",
                    "-crf", "23", "-pix_fmt", "yuv420p", "-g", str(gop), "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", "-f", "mp4", str(temp)]
             done = subprocess.run(cmd, capture_output=True)
