@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 from conftest import decode_all, file_sha256
 
 from redact.audit import check
-from redact.errors import AuditError, ConfigError
+from redact.errors import AuditError, ConfigError, InputError
 from redact.io import ffmpeg_exe
 from redact.pipeline import analyse_to
 from redact.sample import FacePath, make_sample
@@ -399,3 +400,24 @@ def test_a_video_the_browser_cannot_play_gets_a_proxy_made_once_with_the_same_fr
 
 def folder_proxy(folder: Path) -> Path:
     return folder / "review" / "proxy.mp4"
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_a_video_is_analysed_once_beside_itself_and_then_reopened(clip, tmp_path):
+    from redact.studio import prepare
+
+    video = tmp_path / "clip.mp4"
+    shutil.copy(clip.path, video)
+    folder, source = prepare(video)
+    assert folder == tmp_path / "clip.analysis" and source == video and (folder / "analysis.json").is_file()
+    made = (folder / "analysis.json").stat().st_mtime_ns
+    assert prepare(video)[0] == folder and (folder / "analysis.json").stat().st_mtime_ns == made
+    assert prepare(folder) == (folder, None)
+    other = tmp_path / "other" / "clip.mp4"
+    other.parent.mkdir()
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-t", "1", str(other)], check=True)
+    (other.parent / "clip.analysis").mkdir()
+    shutil.copy(folder / "analysis.json", other.parent / "clip.analysis" / "analysis.json")
+    with pytest.raises(InputError, match="another video"):
+        prepare(other)

@@ -272,8 +272,10 @@ class Session:
                 self.version += 1
             return
         with self.lock:
+            # A change saved while it ran may or may not be in it: then it vouches for no state at all.
+            state = digest if self.state_digest() == digest else None
             self.job = {"running": False, "error": None, "output": str(result.output), "log": str(result.audit_log),
-                        "state": digest, "done": result.frames, "total": result.frames, "approved": None}
+                        "state": state, "done": result.frames, "total": result.frames, "approved": None}
             self._save_job()
             self.suspects = []
             self.version += 1
