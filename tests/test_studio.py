@@ -259,6 +259,9 @@ def test_keep_one_draw_a_box_mute_a_range_and_render_in_the_browser(server, anal
         page.click("#render")
         page.wait_for_selector("input[name=view][value=output]:checked", timeout=120_000)
         assert "rendered" in page.inner_text("#job")
+        page.wait_for_function("document.getElementById('video').readyState >= 2")  # the render plays in the player
+        assert abs(page.evaluate("document.getElementById('video').duration") - 2.0) < 0.1
+        assert page.evaluate("document.getElementById('video').currentSrc").endswith("/media/output")
         browser.close()
     assert errors == []
     _check_output(clip, folder, out)
