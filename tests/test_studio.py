@@ -259,7 +259,10 @@ def test_keep_one_draw_a_box_mute_a_range_and_render_in_the_browser(server, anal
         page.click("#render")
         page.wait_for_selector("input[name=view][value=output]:checked", timeout=120_000)
         assert "rendered" in page.inner_text("#job")
-        page.wait_for_function("document.getElementById('video').readyState >= 2")  # the render plays in the player
+        for _ in range(200):  # polled from here: the page's CSP forbids wait_for_function's eval
+            if page.evaluate("document.getElementById('video').readyState >= 2"):
+                break
+            page.wait_for_timeout(50)
         assert abs(page.evaluate("document.getElementById('video').duration") - 2.0) < 0.1
         assert page.evaluate("document.getElementById('video').currentSrc").endswith("/media/output")
         browser.close()
@@ -424,3 +427,22 @@ def test_a_video_is_analysed_once_beside_itself_and_then_reopened(clip, tmp_path
     shutil.copy(folder / "analysis.json", other.parent / "clip.analysis" / "analysis.json")
     with pytest.raises(InputError, match="another video"):
         prepare(other)
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_the_preview_plans_as_a_fresh_render_would_after_clicks_and_seeks_back(analysis):
+    from redact.render import RegionPlanner
+
+    folder, out = analysis
+    s = Session(folder, output=out)
+    try:
+        s.add_mark(20, list(PATCH))
+        order = [30, 31, 5, 45, 0]
+        for step in range(2):
+            if step:
+                s.decide_row(s.analysis.tracks[0].id, "keep")  # new decisions, same tracks: redecided
+            fresh = [RegionPlanner(s.tracks, s.decisions, s.config.render, 640, 360, 50).regions_at(f) for f in order]
+            assert [s.preview.regions_at(f) for f in order] == fresh
+    finally:
+        s.close()

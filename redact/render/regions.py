@@ -185,6 +185,19 @@ class RegionPlanner:
                     return frame - track.last
         return hold
 
+    def rewind(self) -> None:
+        """Answer from frame 0 again (a reviewer seeking backwards): the spans are kept, so this is cheap."""
+        self._next = 0
+        self._active = []
+
+    def redecide(self, decisions: dict[int, Decision]) -> None:
+        """The same tracks under other decisions (a reviewer's click): no span's geometry depends on them,
+        so only their decisions change, and bridges stay redacted."""
+        for span in self._pending:
+            if span.bridge_to is None:
+                span.decision = decisions[span.track.id]
+        self.rewind()
+
     def regions_at(self, frame: int) -> list[Region]:
         while self._next < len(self._pending) and self._pending[self._next].start <= frame:
             self._active.append(self._pending[self._next])

@@ -61,12 +61,14 @@ def _row(s: Session, row: list[int], by_id) -> dict:
     reasons = sorted({str(s.decisions[t].reason) for t in row})
     labels = sorted({s.decisions[t].label for t in row if s.decisions[t].label})
     longest = max(tracks, key=lambda t: len(t.frames))
+    if longest.id not in s.picks:
+        s.picks[longest.id] = pick(longest, THUMBS)
     spans = [{"track": t.id, "first": t.first, "last": t.last, "kind": str(t.kind),
               "shown": [list(v) for v in s.decisions[t.id].visible] if s.decisions[t.id].action is Action.KEEP else []}
              for t in tracks]
     return {"id": min(row), "tracks": row, "action": action, "reasons": reasons, "labels": labels,
             "detections": sum(len(t.frames) for t in tracks), "spans": spans,
-            "thumbs": [[longest.id, k, longest.frames[i]] for k, i in enumerate(pick(longest, THUMBS))]}
+            "thumbs": [[longest.id, k, longest.frames[i]] for k, i in enumerate(s.picks[longest.id])]}
 
 
 def _mark(i: int, m, t, fps) -> dict:

@@ -127,10 +127,16 @@ class Preview:
         self._lock = threading.Lock()
 
     def update(self, tracks: list[Track], decisions: dict[int, Decision], failed: set[int]) -> None:
-        """New tracks or decisions (a mark drawn, a row kept): the next frame asked for is planned afresh."""
+        """New tracks or decisions (a mark drawn, a row kept).  Planning thousands of tracks takes seconds
+        (holds, bridges), so new decisions for the same tracks only swap the spans' decisions."""
         with self._lock:
+            same = self._inputs is not None and [id(t) for t in self._inputs[0]] == [id(t) for t in tracks]
             self._inputs = (tracks, decisions, failed)
-            self._planner = None
+            if same and self._planner is not None:
+                self._planner.redecide(decisions)
+                self._planned_to = -1
+            else:
+                self._planner = None
 
     def regions_at(self, index: int) -> list[Region]:
         """The regions the render paints on frame ``index`` (the whole frame where pass 1 failed on it)."""
@@ -141,10 +147,12 @@ class Preview:
             if index in failed:
                 return [Region((0, 0, info.width, info.height), Kind.FRAME, None, Source.FAILSAFE, None, None,
                                "decode-error")]  # type: ignore[arg-type]
-            # The planner answers frames in increasing order; going back means planning again (cheap).
-            if self._planner is None or index < self._planned_to:
+            # The planner answers frames in increasing order; going back rewinds its sweep.
+            if self._planner is None:
                 self._planner = RegionPlanner(tracks, decisions, self.config.render, info.width, info.height,
                                               info.frame_count)
+            elif index < self._planned_to:
+                self._planner.rewind()
             self._planned_to = index
             return self._planner.regions_at(index)
 

@@ -15,6 +15,8 @@ Each item has a stable id (so a tick survives a restart) and a frame to jump to:
 
 from __future__ import annotations
 
+import numpy as np
+
 from redact.config import Config
 from redact.types import FACE_KINDS, Action, Analysis, Decision
 
@@ -24,21 +26,30 @@ NEAR = 1.25
 NEAR_YAW = 0.8
 
 
-def items(analysis: Analysis, decisions: dict[int, Decision], config: Config, suspects: list[dict],
-          checked: set[str]) -> list[dict]:
+def fixed(analysis: Analysis) -> list[dict]:
+    """The items that no decision changes (failed frames, few detections, small faces): computed once."""
     out = [_item(f"failed:{a}-{b}", a, f"frames {a}-{b} blacked out: decoding or a detector failed there")
            for a, b in _runs(sorted(analysis.failed_frames))]
-    cfg = config.identity
     for t in analysis.tracks:
         if t.kind not in FACE_KINDS or not t.frames:
             continue
         if len(t.frames) < FEW:
             out.append(_item(f"few:{t.id}", t.first, f"track {t.id}: only {len(t.frames)} detection(s)"))
-        tallest = max(float(b[3] - b[1]) for b in t.boxes)
+        boxes = np.stack(t.boxes)
+        tallest = float((boxes[:, 3] - boxes[:, 1]).max())
         if tallest < SMALL:
             out.append(_item(f"small:{t.id}", t.first, f"track {t.id}: a face never over {tallest:.0f} px tall"))
+    return out
+
+
+def items(analysis: Analysis, decisions: dict[int, Decision], config: Config, suspects: list[dict],
+          checked: set[str], known: list[dict] | None = None) -> list[dict]:
+    """Every item, ``known`` being :func:`fixed`'s (computed here when not given), each with ``checked``."""
+    out = [dict(i) for i in (fixed(analysis) if known is None else known)]
+    cfg = config.identity
+    for t in analysis.tracks:
         d = decisions.get(t.id)
-        if d is not None and d.action is Action.KEEP:
+        if t.kind in FACE_KINDS and d is not None and d.action is Action.KEEP:
             near = [s for s in analysis.identities.get(t.id, [])
                     if s.height < NEAR * cfg.min_face or s.yaw > NEAR_YAW * cfg.max_yaw]
             if near:

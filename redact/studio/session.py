@@ -69,6 +69,9 @@ class Session:
         self.job: dict = _read_json(self.where / RENDER_FILE) or {}
         self.job.pop("running", None)
         self.suspects: list[dict] = []
+        self._fixed_items = look.fixed(self.analysis)
+        self.picks: dict[int, list[int]] = {}
+        """Thumbnail detections per track (tracks never change, so neither do they)."""
         self._refresh()
 
     @property
@@ -99,7 +102,8 @@ class Session:
         return hashlib.sha256(canonical_json(body)).hexdigest()
 
     def needs_look(self) -> list[dict]:
-        return look.items(self.analysis, self.decisions, self.config, self.suspects, self.review.checked)
+        return look.items(self.analysis, self.decisions, self.config, self.suspects, self.review.checked,
+                          self._fixed_items)
 
     # --- people -----------------------------------------------------------------------------------------
 
