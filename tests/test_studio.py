@@ -245,6 +245,13 @@ def test_keep_one_draw_a_box_mute_a_range_and_render_in_the_browser(server, anal
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(server)
         page.wait_for_selector(".row img")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        assert page.input_value("#frame") == "2"
+        page.fill("#timecode", "00:00:01.000")
+        page.press("#timecode", "Enter")
+        page.wait_for_timeout(300)
+        assert page.input_value("#frame") == "25"
         astronaut = _astronaut_row(page, clip, folder)
         page.click(f'.row[data-row="{astronaut}"] button[data-action=keep]')
         page.wait_for_selector(f'.row.keep[data-row="{astronaut}"]')
@@ -265,9 +272,16 @@ def test_keep_one_draw_a_box_mute_a_range_and_render_in_the_browser(server, anal
             page.wait_for_timeout(50)
         assert abs(page.evaluate("document.getElementById('video').duration") - 2.0) < 0.1
         assert page.evaluate("document.getElementById('video').currentSrc").endswith("/media/output")
+        page.fill("#reviewer", "Ann Reviewer")
+        page.fill("#note", "one person kept on purpose")
+        page.click("#approve-btn")
+        page.wait_for_selector("#approve-status:has-text('approved')")
         browser.close()
     assert errors == []
     _check_output(clip, folder, out)
+    approval = json.loads(out.with_name("two.redacted.audit.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert approval["type"] == "approval" and approval["reviewer"] == "Ann Reviewer"
+    assert approval["note"] == "one person kept on purpose"
 
 
 def _astronaut_row(page, clip, folder) -> int:
