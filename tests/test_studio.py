@@ -460,3 +460,20 @@ def test_the_preview_plans_as_a_fresh_render_would_after_clicks_and_seeks_back(a
             assert [s.preview.regions_at(f) for f in order] == fresh
     finally:
         s.close()
+
+
+@pytest.mark.slow
+def test_another_address_than_127_0_0_1_is_warned_about_loudly(analysis):
+    folder, out = analysis
+    proc = subprocess.Popen([sys.executable, "-m", "redact", "studio", str(folder), "--no-browser", "-o", str(out),
+                             "--host", "127.0.0.2", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.2:")
+        warning = "".join(proc.stderr.readline() for _ in range(3))
+        assert "WARNING" in warning and "UNREDACTED" in warning
+        host, token = re.match(r"http://([^/]+)/\?token=(.+)", url).groups()
+        assert _request(url, "/api/state", {"Host": host, "X-Studio-Token": token})[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

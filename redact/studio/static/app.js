@@ -138,6 +138,7 @@ function showLook() {
     li.append(box, go, text);
     return li;
   }));
+  $("next-look").disabled = open === 0;
   $("approve-btn").disabled = open > 0;
   $("approve-btn").title = open > 0 ? "tick every item of the needs-a-look list first" : "";
 }
@@ -219,6 +220,12 @@ function wire() {
     e.preventDefault();
     act("POST", "/api/approve", { reviewer: $("reviewer").value, note: $("note").value },
       (r) => { $("approve-status").textContent = `approved; audit log SHA-256 ${r.log_sha256.slice(0, 16)}…`; });
+  });
+  $("next-look").addEventListener("click", () => {
+    // The next unchecked item after the playhead, from the start again after the last.
+    const open = state.look.filter((i) => !i.checked).sort((a, b) => a.frame - b.frame);
+    const next = open.find((i) => i.frame > player.frame) || open[0];
+    if (next) player.seek(next.frame);
   });
   document.addEventListener("keydown", keys);
 }

@@ -70,6 +70,12 @@ export class Timeline {
       g.fillStyle = item.checked ? "#8c959f" : "#111";
       g.fillRect(this.x(item.frame, w), LANES.failed[0], 2, LANES.failed[1] - LANES.failed[0]);
     }
+    g.fillStyle = "#8c959f";
+    g.font = "10px system-ui, sans-serif";
+    g.textAlign = "right";
+    for (const [name, [y0, y1]] of [["sound", LANES.wave], ["marks", LANES.marks], ["audio cuts", LANES.audio],
+      ["to look at", LANES.failed]]) g.fillText(name, w - 3, Math.min(y1, y0 + 10));
+    g.textAlign = "left";
     if (this.selection) {
       const [a, b] = this.selection;
       g.fillStyle = "rgba(9, 105, 218, 0.2)";
