@@ -173,7 +173,8 @@ def main() -> None:
     print(f"synthesised {args.tracks} tracks in {time.perf_counter() - t:.1f} s; "
           f"analysis.json {(folder / 'analysis.json').stat().st_size / 1e6:.1f} MB")
     out = args.work / "out" / "long.redacted.mp4"
-    for k, v in {**measure_session(folder, args.video, out), **measure_page(folder, args.video, out, args.chromium)}.items():
+    results = {**measure_session(folder, args.video, out), **measure_page(folder, args.video, out, args.chromium)}
+    for k, v in results.items():
         print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
 
 

@@ -201,7 +201,7 @@ def mark_tracks(analysis_dir: Path, info: VideoInfo, config: Config, marks: list
         if hit is None:
             todo.append((i, m))
     if todo:
-        for (i, m), t in zip(todo, follow(info, config, [m for _, m in todo])):
+        for (i, _), t in zip(todo, follow(info, config, [m for _, m in todo])):
             out[i] = t
     first = first_mark_id(tracks)
     result = []

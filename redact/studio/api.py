@@ -49,7 +49,8 @@ def snapshot(s: Session) -> dict:
             "marks": marks,
             "audio": audio,
             "look": s.needs_look(),
-            "job": {k: v for k, v in s.job.items() if k != "state"} | {"current": s.job.get("state") == s.state_digest()},
+            "job": {**{k: v for k, v in s.job.items() if k != "state"},
+                    "current": s.job.get("state") == s.state_digest()},
             "output": str(s.output),
         }
 
@@ -107,7 +108,8 @@ def routes(s: Session) -> list[Route]:
         image = s.preview.paint(s.frames, index) if redacted else s.frames.get(index)
         h, w = image.shape[:2]
         if w > MAX_PREVIEW_WIDTH:
-            image = cv2.resize(image, (MAX_PREVIEW_WIDTH, round(h * MAX_PREVIEW_WIDTH / w)), interpolation=cv2.INTER_AREA)
+            size = (MAX_PREVIEW_WIDTH, round(h * MAX_PREVIEW_WIDTH / w))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         return jpeg(image, 88)
 
     async def frame(request: Request) -> Response:

@@ -74,12 +74,14 @@ def make_proxy(s: Session) -> Path:
         gop = max(1, round(float(info.fps)))
         with atomic(dest) as temp:
             cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(s.input), "-map", f"0:{info.stream_index}",
-                   "-map", "0:a:0?", *rate, "-frames:v", str(info.frame_count), "-vf", "scale=-2:'min(720,ih)'", "-c:v", "libx264", "-preset", "veryfast",
+                   "-map", "0:a:0?", *rate, "-frames:v", str(info.frame_count), "-vf", "scale=-2:'min(720,ih)'",
+                   "-c:v", "libx264", "-preset", "veryfast",
                    "-crf", "23", "-pix_fmt", "yuv420p", "-g", str(gop), "-c:a", "aac", "-b:a", "128k",
                    "-movflags", "+faststart", "-f", "mp4", str(temp)]
             done = subprocess.run(cmd, capture_output=True)
             if done.returncode:
-                raise EncodeError(f"{s.input}: the proxy could not be made ({done.stderr.decode(errors='replace')[-300:]})")
+                why = done.stderr.decode(errors="replace")[-300:]
+                raise EncodeError(f"{s.input}: the proxy could not be made ({why})")
         log.info("made a proxy of %s for the browser: %s", s.input.name, dest)
         return dest
 

@@ -114,7 +114,8 @@ def build_app(session: Session, token: str, host: str, port: int):
 
     routes = [Route("/", index), Route("/favicon.ico", no_icon), *api.routes(session),
               Mount("/static", StaticFiles(directory=static_dir()))]
-    app = Starlette(routes=routes, exception_handlers={RedactError: _error, ValueError: _error, KeyError: _error, TypeError: _error})
+    errors = {RedactError: _error, ValueError: _error, KeyError: _error, TypeError: _error}
+    app = Starlette(routes=routes, exception_handlers=errors)
     return Guard(app, token, host, port)
 
 
