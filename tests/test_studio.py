@@ -477,3 +477,32 @@ def test_another_address_than_127_0_0_1_is_warned_about_loudly(analysis):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
+
+
+@pytest.mark.skipif(FIREFOX is None, reason="no Debian firefox-esr (.ci/run installs it)")
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_page_works_in_firefox(server):
+    """Debian's Firefox, driven over WebDriver BiDi (built into Firefox; playwright would need its own build):
+    the rows, their thumbnails, the video and the redacted preview all load, and no script error is logged."""
+    pytest.importorskip("websockets")
+    import asyncio
+
+    from bidi import firefox
+
+    checks = {
+        "rows": "document.querySelectorAll('.row').length",
+        "thumbs": "[...document.querySelectorAll('.row img')].filter(i => i.complete && i.naturalWidth).length",
+        "video": "document.getElementById('video').readyState",
+        "saved": "document.getElementById('saved').textContent",
+    }
+    preview = ("(() => { const s = document.getElementById('still');"
+               " return s.hidden ? -1 : (s.complete ? s.naturalWidth : 0); })()")
+    got, errors = asyncio.run(firefox(FIREFOX, server, checks, "document.querySelector("
+                                      "'input[name=view][value=redacted]').click()", preview))
+    assert got["rows"] == 2 and got["thumbs"] == 6 and got["video"] >= 2 and got["saved"] == "all changes saved"
+    assert got["preview"] == 640, "the redacted preview did not show in Firefox"
+    assert errors == []

@@ -119,7 +119,7 @@ def routes(s: Session) -> list[Route]:
 
     async def video(request: Request) -> Response:
         which = request.path_params["which"]
-        path = media.path(s, which)
+        path = await run_in_threadpool(media.path, s, which)  # the first call may make the proxy: minutes
         if path is None:
             raise InputError(f"no {which} video yet")
         return FileResponse(path, media_type="video/mp4", headers={"cache-control": "no-store"})
