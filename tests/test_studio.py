@@ -525,3 +525,69 @@ def test_any_frame_in_any_order_is_the_frame_the_passes_decode(clips, name):
             assert int(np.argmin(diffs)) == i and diffs[i] < 2, f"frame {i}: nearest is {int(np.argmin(diffs))}"
     finally:
         source.close()
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_a_mark_is_cut_and_extended_to_a_span_and_held_where_the_tracker_let_go(analysis):
+    folder, out = analysis
+    s = Session(folder, output=out)
+    try:
+        s.add_mark(25, list(PATCH))
+        s.change_mark(0, 10, 20)  # cut
+        t = s.mark_tracks[0]
+        assert (t.first, t.last) == (10, 20) and "held" not in t.detectors
+        s.change_mark(0, 30, 49)  # moved past the frame it was drawn on: drawn again at the span's start
+        t = s.mark_tracks[0]
+        assert (t.first, t.last) == (30, 49)
+        s.blackout(0, 2)
+        s.delete_mark(0)
+        assert len(s.review.marks) == 1 and s.review.marks[0].whole_frame
+        with pytest.raises(ConfigError):
+            s.change_mark(0, 40, 60)  # past the end
+    finally:
+        s.close()
+    again = Session(folder, output=out)
+    assert [(t.first, t.last) for t in again.mark_tracks] == [(0, 2)]
+    again.close()
+
+
+@pytest.mark.slow
+@pytest.mark.models
+def test_verify_finds_the_kept_face_and_approval_waits_until_it_is_ticked_even_after_a_restart(clip, analysis):
+    folder, out = analysis
+    s = Session(folder, output=out)
+    s.decide_row(_track_on(s, clip, 0), "keep")
+    s.render()
+    assert s.verify() > 0  # the astronaut is kept, so `redact verify` sees a face: the reviewer must look
+    assert (folder / "review" / "verify.json").is_file() and sorted(p.name for p in out.parent.iterdir()) == [
+        "two.redacted.audit.jsonl", "two.redacted.mp4"]  # nothing beside the published output
+    s.close()
+    again = Session(folder, output=out)
+    items = [i for i in again.needs_look() if i["id"].startswith("suspect:")]
+    assert items and not any(i["checked"] for i in items)
+    with pytest.raises(ConfigError, match="need a look"):
+        again.approve("Ann", "")
+    for i in items:
+        again.check(i["id"], True)
+    assert again.approve("Ann", "the astronaut is kept on purpose")["reviewer"] == "Ann"
+    again.close()
+
+
+def test_a_mark_is_held_to_the_ends_of_its_span_where_the_tracker_let_go(clip):
+    from redact.config import MarkedRegion
+    from redact.io import probe
+    from redact.review_state import HELD, _held
+    from redact.types import Track
+
+    info = probe(clip.path)  # 25 fps, 50 frames
+    followed = Track(7, "region")
+    for f in range(20, 31):
+        followed.add(f, np.array([10 + f, 10, 50 + f, 40], np.float32), 0.9, "csrt")
+    mark = MarkedRegion(label="tattoo", t=1.0, x=30, y=10, w=40, h=30, start=0.4, end=1.6)
+    held = _held(info, mark, followed)
+    assert (held.first, held.last) == (10, 40) and held.detectors[0] == held.detectors[-1] == HELD
+    assert held.boxes[0].tolist() == followed.boxes[0].tolist() and held.boxes[-1].tolist() == followed.boxes[-1].tolist()
+    assert held.frames[1:-1] == followed.frames
+    open_ended = MarkedRegion(label="tattoo", t=1.0, x=30, y=10, w=40, h=30)
+    assert _held(info, open_ended, followed) is followed  # no span given: only what was followed

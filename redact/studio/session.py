@@ -68,7 +68,8 @@ class Session:
                                                     self.analysis.tracks)
         self.job: dict = _read_json(self.where / RENDER_FILE) or {}
         self.job.pop("running", None)
-        self.suspects: list[dict] = []
+        self.suspects: list[dict] = list(self.job.get("suspects", []))
+        """What `redact verify` found in the last render: kept with it, so a restart cannot forget them."""
         self._fixed_items = look.fixed(self.analysis)
         self.picks: dict[int, list[int]] = {}
         """Thumbnail detections per track (tracks never change, so neither do they)."""
@@ -294,6 +295,8 @@ class Session:
                    on_decode_error=self.config.detect.on_decode_error)
         with self.lock:
             self.suspects = [{"frame": s.frame, "box": list(s.box), "score": round(s.score, 3)} for s in r.suspects]
+            self.job["suspects"] = self.suspects
+            self._save_job()
             self.version += 1
         return len(self.suspects)
 
