@@ -72,6 +72,12 @@ function show(next) {
   $("row-count").textContent = `(${state.rows.length})`;
   player.setAudio(state.audio);
   if (!first && player.view === "redacted") { player.wanted = -1; player.tick(); }
+  $("media").textContent = state.media.proxy && !state.media.proxy_ready
+    ? "· the browser cannot play this video: making a playable copy once (it may take minutes)…" : "";
+  if (state.media.proxy && !state.media.proxy_ready && !show.polling) {
+    show.polling = true;
+    setTimeout(() => { show.polling = false; getState().then(show); }, 3000);
+  }
   showMarks();
   showAudio();
   showLook();
