@@ -48,11 +48,18 @@ def clip(tmp_path_factory):
     return make_sample(path, seconds=2.0, paths=paths)
 
 
-@pytest.fixture
-def analysis(clip, tmp_path):
-    """A fresh analysis folder per test (each test's review starts empty), and an output folder."""
-    folder = tmp_path / "two.analysis"
+@pytest.fixture(scope="module")
+def analysed_once(clip, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("analysed") / "two.analysis"
     analyse_to(clip.path, folder)
+    return folder
+
+
+@pytest.fixture
+def analysis(analysed_once, tmp_path):
+    """A copy of the analysis per test (each test's review starts empty), and an output folder."""
+    folder = tmp_path / "two.analysis"
+    shutil.copytree(analysed_once, folder)
     (tmp_path / "out").mkdir()
     return folder, tmp_path / "out" / "two.redacted.mp4"
 
