@@ -170,6 +170,8 @@ def test_split_merge_and_blackout_are_saved(analysis):
     assert (m.first, m.last) == (10, 12) and again.review.marks[0].whole_frame
 
 
+@pytest.mark.slow
+@pytest.mark.models
 def test_the_output_may_not_land_in_the_analysis_folder(analysis):
     folder, _ = analysis
     with pytest.raises(Exception, match="analysis folder"):
@@ -515,6 +517,7 @@ def test_the_page_works_in_firefox(server):
     assert errors == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["basic", "ntsc", "rot90"])
 def test_any_frame_in_any_order_is_the_frame_the_passes_decode(clips, name):
     """Thumbnails and previews seek; the passes decode in order: frame i must be the same picture."""
@@ -581,13 +584,14 @@ def test_verify_finds_the_kept_face_and_approval_waits_until_it_is_ticked_even_a
     again.close()
 
 
-def test_a_mark_is_held_to_the_ends_of_its_span_where_the_tracker_let_go(clip):
-    from redact.config import MarkedRegion
-    from redact.io import probe
-    from redact.review_state import HELD, _held
-    from redact.types import Track
+def test_a_mark_is_held_to_the_ends_of_its_span_where_the_tracker_let_go():
+    from fractions import Fraction
 
-    info = probe(clip.path)  # 25 fps, 50 frames
+    from redact.config import MarkedRegion
+    from redact.review_state import HELD, _held
+    from redact.types import Track, VideoInfo
+
+    info = VideoInfo(Path("clip.mp4"), 640, 360, Fraction(25), 50, 2.0)
     followed = Track(7, "region")
     for f in range(20, 31):
         followed.add(f, np.array([10 + f, 10, 50 + f, 40], np.float32), 0.9, "csrt")
