@@ -393,9 +393,10 @@ class ImageConfig:
         default_factory=_default_image_detectors
     )
     """Face sweeps run on every picture (``every`` is ignored: each runs once)."""
-    tile_pixels: Annotated[int, Range(1_000_000, 100_000_000)] = 16_000_000
-    """A larger picture is searched in overlapping full-size tiles of at most this many pixels, plus the
-    whole picture shrunk to it (for faces larger than a tile), so a detector's memory stays bounded."""
+    tile_pixels: Annotated[int, Range(1_000_000, 100_000_000)] = 8_500_000
+    """The most pixels one model input may have (picture pixels x the sweep's scale squared); a sweep
+    over it runs on overlapping tiles plus the whole picture shrunk to it, so its memory stays bounded.
+    8.5 MP: a 1080p picture enlarged twice runs whole (1.3 GB of activations for CenterFace)."""
     max_pixels: Annotated[int, Range(1, 178_956_970)] = 120_000_000
     """Pictures with more pixels are refused before decoding (a decompression bomb promises
     30,000 x 30,000 in a few bytes); 120 MP holds a 108 MP phone photo.  Pillow refuses over 178.9 MP."""

@@ -456,3 +456,46 @@ def test_text_marks_via_a_preset(tmp_path):
     assert any(r["kind"] == "text" for r in result.record["regions"])
     got = cv2.imread(str(out))
     assert (got[160:200, 60:560] < 30).mean() > 0.9, "the text is under a solid box"
+
+
+def test_a_large_picture_is_searched_in_tiles_with_bounded_model_inputs(tmp_path, analyser):
+    """With a 1 MP input limit a 1600 x 1200 picture is tiled for every sweep; its faces are still found."""
+    config = load(overrides=["image.tile_pixels=1000000"])
+    canvas = np.full((1200, 1600, 3), 110, np.uint8)
+    face = astronaut_rgb()[40:200, 150:300]
+    canvas[100:260, 1300:1450] = face  # big, near a corner
+    canvas[900:940, 700:738] = cv2.resize(face, (38, 40), interpolation=cv2.INTER_AREA)  # small, mid-picture
+    src, out = tmp_path / "big.png", tmp_path / "big.out.png"
+    Image.fromarray(canvas).save(src)
+    seen = []
+    slots = [DetectorSlot(_Recording(s.detector, seen), 1, label=s.label) for s in analyser.slots]
+    run_image(src, out, config, analyser=StillAnalyser(config, slots=slots))
+    assert max(seen) <= 1_000_000 + 64 * 1200, "no model input over the limit (rounding aside)"
+    got = np.asarray(Image.open(out))
+    for y1, y2, x1, x2 in ((140, 220, 1340, 1410), (910, 930, 710, 728)):
+        assert np.abs(got[y1:y2, x1:x2].astype(int) - canvas[y1:y2, x1:x2]).mean() > 10
+
+
+class _Recording:
+    """Passes detection on to a real plug-in, noting how many pixels its model was given."""
+
+    def __init__(self, inner, seen: list):
+        self.inner, self.seen = inner, seen
+        self.name, self.kind = inner.name, inner.kind
+
+    def load(self) -> None:
+        self.inner.load()
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def scale(self) -> float:
+        d = self.inner
+        while not hasattr(d, "scale") and hasattr(d, "inner"):
+            d = d.inner
+        return d.scale
+
+    def detect(self, image: np.ndarray):
+        self.seen.append(image.shape[0] * image.shape[1] * self.scale**2)
+        return self.inner.detect(image)

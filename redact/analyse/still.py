@@ -9,9 +9,11 @@ video frame's are (:func:`redact.analyse.fuse.fuse`) and each fused box becomes
 a one-detection track, so decide and the region planner treat it like a
 track of a video.
 
-A picture larger than ``image.tile_pixels`` is searched at full size in
-overlapping tiles, plus once shrunk to that size for faces larger than a
-tile: a detector's memory then depends on the tile, not on the picture.
+Where a sweep's model would see more than ``image.tile_pixels`` (the
+picture's pixels times the sweep's ``scale`` squared), the picture is
+searched at that scale in overlapping tiles, plus once shrunk to that size
+for faces larger than a tile: a detector's memory then depends on the tile,
+not on the picture (a 12 MP photo enlarged twice would be a 48 MP input).
 
 Fail closed: a detector error raises :class:`DetectorError` and the picture
 is not written (``detect.on_error`` has no blackout for pictures: a black
@@ -155,23 +157,32 @@ class StillAnalyser:
 
 
 def _tiled(slot: DetectorSlot, image: np.ndarray, tile_pixels: int):
-    """The slot's detections on the picture; over ``tile_pixels``, on full-size tiles and a shrunk copy."""
+    """The slot's detections on the picture; where its model would see more than ``tile_pixels`` (after the
+    detector's own ``scale``), on full-size tiles and on a shrunk copy of the whole picture."""
     h, w = image.shape[:2]
-    if w * h <= tile_pixels:
+    limit = tile_pixels / _scale_of(slot.detector) ** 2  # picture pixels per model input
+    if w * h <= limit:
         yield slot.detector.detect(image)
         return
-    factor = math.sqrt(tile_pixels / (w * h))
+    factor = math.sqrt(limit / (w * h))
     small = cv2.resize(image, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
     whole = slot.detector.detect(small)
     if len(whole):
         whole.xyxy /= np.array([small.shape[1] / w, small.shape[0] / h] * 2, np.float32)
         yield whole
-    n = math.ceil(math.sqrt(w * h / tile_pixels) / (1 - TILE_OVERLAP))
+    n = math.ceil(math.sqrt(w * h / limit) / (1 - TILE_OVERLAP))
     for x1, y1, x2, y2 in tile_grid(w, h, max(2, n), TILE_OVERLAP):
         d = slot.detector.detect(np.ascontiguousarray(image[y1:y2, x1:x2]))
         if len(d):
             d.xyxy += np.array([x1, y1, x1, y1], np.float32)
             yield d
+
+
+def _scale_of(detector) -> float:
+    """The resize factor a plug-in applies before its model, looking through wrappers (turns, tiles)."""
+    while not hasattr(detector, "scale") and hasattr(detector, "inner"):
+        detector = detector.inner
+    return float(getattr(detector, "scale", 1.0) or 1.0)
 
 
 def marked_regions(config: Config, width: int, height: int, first_id: int) -> list[Track]:
