@@ -136,11 +136,10 @@ def test_a_batch_of_pictures_with_a_failing_input_only(tmp_path, capsys):
 @pytest.fixture()
 def ray_head():
     """A one-node Ray cluster of our own on a free port (as tests/test_ray.py starts one), stopped afterwards."""
+    import importlib.util
     import socket
     import subprocess
     import sys
-
-    import importlib.util
 
     if importlib.util.find_spec("ray") is None:  # not imported here: redact sets ray's auth mode before it is
         pytest.skip("needs the ray extra")
