@@ -18,15 +18,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from redact.audit import AuditLog
-from redact.batch.job import DONE, FAILED, SKIPPED, JobResult, Settings, _load_people
-from redact.batch.manifest import fsync_file
-from redact.batch.plan import Job
-from redact.io.files import sha256_file, write_atomic
+from redact.batch.plan import Status
+from redact.io.files import sha256_file
 from redact.io.images import IMAGE_SUFFIXES
+
+DONE, SKIPPED, FAILED = Status.DONE, Status.SKIPPED, Status.FAILED
 
 LOG_NAME = "redact-images.audit.jsonl"
 FORMAT = "redact-image-manifest/1"
@@ -36,31 +35,8 @@ _analysers: dict[str, object] = {}
 """This worker process's loaded analyser, by settings hash (one at a time)."""
 
 
-def run_image_job(job: Job, settings: Settings, result: JobResult) -> None:
-    """Redact one picture unless its manifest vouches for the output; the record goes into the manifest."""
-    from redact.still import run_image
-
-    sha = sha256_file(job.input)
-    previous = read_manifest(job.manifest)
-    if vouches_for(previous, sha, settings.settings_hash, job.output):
-        result.status, result.reason, result.frames = SKIPPED, "output current (manifest matches input and settings)", 1
-        return
-    for stale in (job.manifest, job.output):
-        stale.unlink(missing_ok=True)
-    job.output.parent.mkdir(parents=True, exist_ok=True)
-    people = _load_people(settings.people) if settings.people else None
-    out = run_image(job.input, job.output, settings.config, audit_log=False, people=people,
-                    analyser=_analyser(settings), input_sha256=sha)
-    fsync_file(job.output)
-    record = {"format": FORMAT, "input_name": job.input.name, "input_sha256": sha,
-              "input_bytes": result.input_bytes, "settings_hash": settings.settings_hash,
-              "output_sha256": out.record["output"]["sha256"], "record": out.record,
-              "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    write_atomic(job.manifest, json.dumps(record, ensure_ascii=False), durable=True)
-    result.status, result.frames = DONE, 1
-
-
-def _analyser(settings: Settings):
+def analyser(settings):
+    """This worker's still analyser for ``settings`` (a batch's ``Settings``), loaded once."""
     from redact.analyse.still import StillAnalyser
 
     analyser = _analysers.get(settings.settings_hash)
@@ -88,7 +64,7 @@ def vouches_for(manifest: dict | None, input_sha256: str, settings_hash: str, ou
     return sha256_file(output) == manifest.get("output_sha256") and isinstance(manifest.get("record"), dict)
 
 
-def is_image_result(result: JobResult) -> bool:
+def is_image_result(result) -> bool:
     return Path(result.name).suffix.lower() in IMAGE_SUFFIXES
 
 
@@ -105,7 +81,7 @@ class ImageLog:
     _log: AuditLog | None = None
     counts: dict | None = None
 
-    def add(self, result: JobResult) -> None:
+    def add(self, result) -> None:
         if not is_image_result(result):
             return
         if self._log is None:

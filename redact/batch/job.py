@@ -9,36 +9,26 @@ pipeline writes under temporary names, and the manifest goes last.
 
 from __future__ import annotations
 
-import enum
 import functools
 import hashlib
+import json
 import logging
 import os
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
+import redact.batch.images as images
 import redact.batch.manifest as manifest
-from redact.batch.plan import Job
+from redact.batch.plan import Job, Status
 from redact.config import Config
 from redact.errors import RedactError
-from redact.io.files import sha256_file
+from redact.io.files import sha256_file, write_atomic
 from redact.io.frames import ProgressFn
 
 log = logging.getLogger(__name__)
-
-class Status(str, enum.Enum):
-    """How one file of a batch ended; a str enum, so summaries and manifests read ``done``, ``skipped``, ``failed``."""
-
-    DONE = "done"
-    SKIPPED = "skipped"
-    """Its output is current: the manifest matches the input and the settings."""
-    FAILED = "failed"
-
-    def __str__(self) -> str:
-        return self.value
-
 
 DONE, SKIPPED, FAILED = Status.DONE, Status.SKIPPED, Status.FAILED
 
@@ -123,9 +113,7 @@ def run_job(job: Job, settings: Settings, progress: ProgressFn | None = None) ->
 
 def _run(job: Job, settings: Settings, progress: ProgressFn | None, result: JobResult) -> None:
     if job.is_image:
-        from redact.batch.images import run_image_job
-
-        return run_image_job(job, settings, result)
+        return _run_image(job, settings, result)
     from redact.pipeline import run
 
     sha = sha256_file(job.input)
@@ -153,6 +141,30 @@ def _run(job: Job, settings: Settings, progress: ProgressFn | None, result: JobR
         frames=out.frames,
     ).write(job.manifest)
     result.status, result.frames = DONE, out.frames
+
+
+def _run_image(job: Job, settings: Settings, result: JobResult) -> None:
+    """Redact one picture unless its manifest vouches for the output; the record goes into the manifest."""
+    from redact.still import run_image
+
+    sha = sha256_file(job.input)
+    previous = images.read_manifest(job.manifest)
+    if images.vouches_for(previous, sha, settings.settings_hash, job.output):
+        result.status, result.reason, result.frames = SKIPPED, "output current (manifest matches input and settings)", 1
+        return
+    for stale in (job.manifest, job.output):
+        stale.unlink(missing_ok=True)
+    job.output.parent.mkdir(parents=True, exist_ok=True)
+    people = _load_people(settings.people) if settings.people else None
+    out = run_image(job.input, job.output, settings.config, audit_log=False, people=people,
+                    analyser=images.analyser(settings), input_sha256=sha)
+    manifest.fsync_file(job.output)
+    record = {"format": images.FORMAT, "input_name": job.input.name, "input_sha256": sha,
+              "input_bytes": result.input_bytes, "settings_hash": settings.settings_hash,
+              "output_sha256": out.record["output"]["sha256"], "record": out.record,
+              "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_atomic(job.manifest, json.dumps(record, ensure_ascii=False), durable=True)
+    result.status, result.frames = DONE, 1
 
 
 @functools.lru_cache(maxsize=2)

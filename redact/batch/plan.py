@@ -11,6 +11,7 @@ driver for thousands of files.
 
 from __future__ import annotations
 
+import enum
 import glob
 import hashlib
 import os
@@ -37,8 +38,19 @@ MAX_NAME_BYTES = 120
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 _MAGIC = re.compile(r"[*?[]")
 TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.partial(\.[^.]*)?$")
-"""Names that :func:`redact.io.writer.temp_path_for` gives unfinished files."""
+"""Names that :func:`redact.io.files.temp_path_for` gives unfinished files."""
 
+
+class Status(str, enum.Enum):
+    """How one file of a batch ended; a str enum, so summaries and manifests read ``done``, ``skipped``, ``failed``."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    """Its output is current: the manifest matches the input and the settings."""
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
 
 @dataclass(frozen=True)
 class Job:
