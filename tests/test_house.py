@@ -104,3 +104,8 @@ def test_presets_say_only_what_they_change_in_few_lines():
     presets = [p for p in (ROOT / "configs").glob("*.yaml") if p.name != "default.yaml"]
     assert presets
     assert sum(len(p.read_text(encoding="utf-8").splitlines()) for p in presets) <= 300
+
+
+def test_readme_is_short_enough_to_read():
+    """The reference lives in docs/; the README keeps the two commands, the workflows and the limits."""
+    assert len((ROOT / "README.md").read_bytes()) <= 15 * 1024
