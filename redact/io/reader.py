@@ -235,13 +235,13 @@ class FrameReader:
     def _image(self, frame, width: int, height: int) -> np.ndarray:
         """One PyAV frame as this reader's pixel format, limited range for YUV as on the ffmpeg path."""
         if self.pix_fmt == "bgr24":
-            return frame.to_ndarray(format="bgr24", width=width, height=height)
+            return frame.to_ndarray(format="bgr24", width=width, height=height, threads=1)
         full = frame.color_range == 2  # AVCOL_RANGE_JPEG
         if not full and frame.format.name == "yuv420p" and (frame.width, frame.height) == (width, height):
             return np.ascontiguousarray(frame.to_ndarray())
         return np.ascontiguousarray(
             frame.reformat(width=width, height=height, format="yuv420p", src_color_range=frame.color_range,
-                           dst_color_range=1).to_ndarray()
+                           dst_color_range=1, threads=1).to_ndarray()
         )
 
     def _put(self, item) -> None:

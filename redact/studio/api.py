@@ -151,9 +151,7 @@ def _changes(s: Session) -> list[Route]:
         return run
 
     def render(body, params):
-        if s.job.get("running"):
-            raise ConfigError("a render is already running")
-        threading.Thread(target=s.render, name="studio-render", daemon=True).start()
+        s.start_render()
 
     table = [
         ("/api/rows/{track:int}/decision", "POST", lambda b, p: s.decide_row(p["track"], str(b["action"]))),

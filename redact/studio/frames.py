@@ -58,17 +58,22 @@ class FrameSource:
         index = min(max(index, 0), self.info.frame_count - 1)
         with self._lock:
             frame = self._find(index)
+            # Converted under the lock and on this thread only: swscale's own slice threads deadlocked
+            # a thumbnail request when requests overlapped (and uvicorn then waited on it at exit).
+            return self._convert(frame, yuv)
+
+    def _convert(self, frame, yuv: bool) -> np.ndarray:
         info = self.info
         if frame is None:
             return i420.black(info.width, info.height) if yuv else np.zeros((info.height, info.width, 3), np.uint8)
         sw, sh = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
         if yuv:
             image = np.ascontiguousarray(frame.reformat(width=sw, height=sh, format="yuv420p",
-                                                        src_color_range=frame.color_range, dst_color_range=1)
+                                                        src_color_range=frame.color_range, dst_color_range=1, threads=1)
                                          .to_ndarray())
             rotate = _ROTATE.get(info.rotation)
             return i420.rotate(image, rotate) if rotate is not None else image
-        image = frame.to_ndarray(format="bgr24", width=sw, height=sh)
+        image = frame.to_ndarray(format="bgr24", width=sw, height=sh, threads=1)
         rotate = _ROTATE.get(info.rotation)
         return cv2.rotate(image, rotate) if rotate is not None else image
 

@@ -150,7 +150,8 @@ def serve(session: Session, host: str = "127.0.0.1", port: int = 0, open_browser
     url = f"http://{shown}:{port}/?token={token}"
     print(url, flush=True)
     app = build_app(session, token, shown, port)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                           timeout_graceful_shutdown=5))
     if open_browser:
         import webbrowser
 

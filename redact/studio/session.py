@@ -257,13 +257,24 @@ class Session:
 
     def render(self) -> None:
         """Render exactly as ``redact render INPUT --analysis FOLDER -o OUTPUT`` does; progress in ``job``."""
-        from redact.pipeline import render_from
+        self._render(self._begin_render())
 
+    def start_render(self) -> None:
+        """Mark a render running now, so the answer to the page's request already says so, and run it on a
+        thread (a short clip renders before the page's first poll, which then never saw it running)."""
+        digest = self._begin_render()
+        threading.Thread(target=self._render, args=(digest,), name="studio-render", daemon=True).start()
+
+    def _begin_render(self) -> str:
         with self.lock:
             if self.job.get("running"):
                 raise ConfigError("a render is already running")
-            digest = self.state_digest()
             self.job = {"running": True, "done": 0, "total": self.info.frame_count, "error": None}
+            self.version += 1
+            return self.state_digest()
+
+    def _render(self, digest: str) -> None:
+        from redact.pipeline import render_from
 
         def progress(stage: str, done: int, total: int) -> None:
             self.job.update(done=done, total=total)

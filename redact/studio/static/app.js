@@ -164,15 +164,23 @@ function showJob() {
   if (job.approved) text += ` · approved by ${job.approved.reviewer}`;
   $("job").textContent = text;
   if (job.running) setTimeout(poll, 500);
+  else if (awaitingRender) renderEnded(job);
 }
 
-async function poll() {
-  const wasRunning = state.job.running;
-  show(await getState());
-  if (wasRunning && !state.job.running && state.job.output && !state.job.error) {
+// Set when Render is pressed, so that its end is noticed even when the render finishes before
+// the first poll sees it running (a short clip renders in under a second).
+let awaitingRender = false;
+
+function renderEnded(job) {
+  awaitingRender = false;
+  if (job.output && job.current && !job.error) {
     toast("render done: playing the result");
     setView("output");
   }
+}
+
+async function poll() {
+  show(await getState());
 }
 
 function setView(view) {
@@ -216,7 +224,10 @@ function wire() {
     toast("grouping by faces…");
     act("POST", "/api/rows/group", {}, () => toast("grouped by faces"));
   });
-  $("render").addEventListener("click", () => act("POST", "/api/render", {}));
+  $("render").addEventListener("click", () => {
+    awaitingRender = true;
+    act("POST", "/api/render", {});
+  });
   $("verify").addEventListener("click", () => {
     toast("verifying the render…");
     $("verify").disabled = true;
