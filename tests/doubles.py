@@ -7,11 +7,20 @@ that is only a face upright.  They follow the detector protocol in
 ``redact/analyse/detectors/base.py`` (``name``, ``kind``, ``load``,
 ``detect``, ``close``) and load nothing.  Import them from here
 (``from tests.doubles import ScriptedDetector``) rather than defining another.
+The Ray tests' one-node cluster (:func:`ray_head_cluster`) is shared here too.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from redact.types import Detections
 
@@ -78,3 +87,22 @@ class RedAboveGreen:
         pts = np.concatenate([red, green])
         (y1, x1), (y2, x2) = pts.min(0), pts.max(0) + 1
         return Detections.of([[x1, y1, x2, y2]], [0.9], "face", self.name)
+
+
+@contextmanager
+def ray_head_cluster():
+    """A one-node Ray cluster of our own, two CPUs, on a free port; its address, and stopped afterwards."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = str(Path(sys.executable).with_name("ray"))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    start = [exe, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+             "--disable-usage-stats"]
+    proc = subprocess.run(start, env=env, capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"ray start failed: {proc.stderr[-2000:]}")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([exe, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from redact.batch.plan import iter_jobs, plan
 from redact.cli import main
 from redact.io import probe
 from redact.sample import make_sample
+from tests.doubles import ray_head_cluster
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
@@ -135,28 +135,13 @@ def test_a_batch_of_pictures_with_a_failing_input_only(tmp_path, capsys):
 
 @pytest.fixture()
 def ray_head():
-    """A one-node Ray cluster of our own on a free port (as tests/test_ray.py starts one), stopped afterwards."""
+    """A one-node Ray cluster of our own, stopped afterwards (not imported here: redact sets ray's auth mode first)."""
     import importlib.util
-    import socket
-    import subprocess
-    import sys
 
-    if importlib.util.find_spec("ray") is None:  # not imported here: redact sets ray's auth mode before it is
+    if importlib.util.find_spec("ray") is None:
         pytest.skip("needs the ray extra")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    exe = str(Path(sys.executable).with_name("ray"))
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    start = [exe, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-             "--disable-usage-stats"]
-    proc = subprocess.run(start, env=env, capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"ray start failed: {proc.stderr[-2000:]}")
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([exe, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)
+    with ray_head_cluster() as address:
+        yield address
 
 
 @pytest.mark.ray

@@ -10,7 +10,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from redact.cli import main
 from redact.config import load
 from redact.io import probe
 from redact.sample import make_sample
+from tests.doubles import ray_head_cluster
 
 # Not imported here: ray reads its authentication settings once, when imported, and
 # the executor sets them up for the cluster it joins before importing it.
@@ -35,27 +35,11 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory):
     """A one-node Ray cluster with two CPUs, stopped afterwards."""
-    exe = str(Path(sys.executable).with_name("ray"))
-    port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    start = [exe, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-             "--disable-usage-stats"]
-    proc = subprocess.run(start, env=env, capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"ray start failed: {proc.stderr[-2000:]}")
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([exe, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)
+    with ray_head_cluster() as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
