@@ -80,6 +80,9 @@ class DetectorConfig:
     rotations: Annotated[list[float], ANGLES] = field(default_factory=lambda: [0.0])
     """Angles (degrees, counter-clockwise) the frame is turned by before the model, one pass each; 0 = as it
     is.  Upright-trained models lose faces turned past about 45 degrees (people lying or upside down)."""
+    candidates: Annotated[float, Range(0.0, 1.0)] = 0.0
+    """Boxes scoring from this up to ``threshold`` get a second look, enlarged, and are kept if found again
+    there (``detectors/confirm.py``): small faces blurred by shake or sunk in the dark; 0 = off."""
 
 
 def _default_detectors() -> list[DetectorConfig]:
@@ -88,9 +91,10 @@ def _default_detectors() -> list[DetectorConfig]:
     # and three quarters every 12th frame discovers faces lying on their side
     # or upside down (see configs/default.yaml and BENCHMARKS.md).
     return [
-        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, every=6),
+        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, every=6, candidates=0.05),
         DetectorConfig(name="centerface", threshold=0.2, scale=0.4),
-        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, every=12, rotations=[90.0, 180.0, 270.0]),
+        DetectorConfig(name="centerface", threshold=0.15, scale=1.0, every=12, rotations=[90.0, 180.0, 270.0],
+                       candidates=0.05),
     ]
 
 
@@ -108,6 +112,13 @@ class RefineConfig:
     """Registered plug-in run in the windows; ``none`` turns refinement off."""
     threshold: Annotated[float, Range(0.0, 1.0)] = 0.2
     """Minimum score kept in a window."""
+    follow_threshold: Annotated[float, Range(0.0, 1.0)] = 0.1
+    """Minimum score of a box where the followed face should be (its centre near the prediction, a similar
+    size): the track already says a face is there, so weaker evidence keeps it, at less over-redaction
+    than a lower ``threshold`` everywhere.  Equal to ``threshold`` = no difference."""
+    follow_look: bool = True
+    """Where no model finds a small followed face any more (smeared by motion, sunk in the dark), place it
+    where the patch most like its last detected look is (``analyse/follow.py``), for up to 12 frames."""
     input_size: Annotated[int, Range(32, 1024)] = 128
     """Side (px) every window is resized to before the model: a small face gets enlarged to
     about ``input_size / context`` px, and one fixed shape keeps the model's memory plan reused."""
@@ -593,6 +604,10 @@ def _validate(obj: Any, path: str) -> None:
         raise ConfigError(f"{path}: a protected region needs x, y >= 0 and w, h > 0")
     if isinstance(obj, (ProtectedRegion, AudioRange, MarkedRegion)):
         _check_span(obj.start, obj.end, path, exclusive=isinstance(obj, AudioRange))
+    if isinstance(obj, DetectorConfig) and obj.candidates >= obj.threshold > 0:
+        raise ConfigError(f"{path}.candidates: {obj.candidates} must be below threshold ({obj.threshold})")
+    if isinstance(obj, RefineConfig) and obj.follow_threshold > obj.threshold:
+        raise ConfigError(f"{path}.follow_threshold: {obj.follow_threshold} must not exceed threshold ({obj.threshold})")
     if isinstance(obj, IdentityConfig) and not obj.distinct <= obj.confirm <= obj.threshold:
         raise ConfigError(f"{path}: expected distinct <= confirm <= threshold (a looser rule would keep more than it should)")
     if isinstance(obj, Config):

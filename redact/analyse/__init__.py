@@ -169,6 +169,8 @@ class _Pass:
             if self.config.regions.protect:
                 found = protect_filter(found, frame.time, self.config.regions.protect)
             rows = tracker.update(frame.index, found)
+            if refiner is not None and refiner.follower is not None:
+                refiner.follower.remember(frame.image, rows)
         self.timings["refine"] += t2 - t1
         self.timings["track"] += time.perf_counter() - t2
         if self.sampler is not None:

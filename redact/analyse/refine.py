@@ -55,8 +55,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from redact.analyse.detectors.base import Detector, create, drop_huge_unsure
+from redact.analyse.detectors.base import Detector, create, drop_huge_unsure, square_window
 from redact.analyse.detectors.rotate import rotate_square
+from redact.analyse.follow import LookFollower
 from redact.analyse.track import LiveTrack
 from redact.config import RefineConfig
 from redact.types import PLACED, Detections
@@ -98,6 +99,8 @@ class Window:
     """Turn (degrees, counter-clockwise) under which the followed face was last found upright."""
     turn: bool = False
     """Whether to look at other angles if the face is not found at ``angle`` (see ``TURN_GAP``)."""
+    track: int = -1
+    """The id of the track it follows; -1 = none known."""
 
 
 class TrackRefiner:
@@ -105,10 +108,12 @@ class TrackRefiner:
 
     def __init__(self, config: RefineConfig, detector: Detector | None = None):
         self.config = config
-        self.detector = detector or create(config.detector, threshold=config.threshold, scale=1.0)
+        low = min(config.threshold, config.follow_threshold)
+        self.detector = detector or create(config.detector, threshold=low, scale=1.0)
         self.fallback = (
             None if config.fallback == "none" else create(config.fallback, threshold=config.fallback_threshold, scale=1.0)
         )
+        self.follower = LookFollower() if config.follow_look else None
         self.name = self.detector.name
         self.windows_run = 0
         self.fallbacks_run = 0
@@ -158,6 +163,8 @@ class TrackRefiner:
                 continue  # steady and slow: found again next frame, this one interpolated between
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             face = max(w, h)
+            # Other angles on the first frames after a loss; not again on each frame its look carries it.
+            turn = gap <= TURN_GAP and not (self.follower is not None and self.follower.carrying(track.id))
             predicted = _expected(track)
             # The window grows with time unseen, as the prediction gets less certain.
             side = max(face * (c.context + 0.1 * gap), 32.0)
@@ -166,11 +173,14 @@ class TrackRefiner:
                 # Motion unknown: look as far as the face may have gone, at the usual magnification.
                 win = _square(cx, cy, reach / 2, width, height)
                 size = -(-round(c.input_size * (win.x2 - win.x1) / side) // _ALIGN) * _ALIGN
-                windows.append(Window(win.x1, win.y1, win.x2, win.y2, size, predicted, track.angle, gap <= TURN_GAP))
+                windows.append(
+                    Window(win.x1, win.y1, win.x2, win.y2, size, predicted, track.angle, turn, track.id)
+                )
             else:
                 win = _square(cx, cy, side / 2, width, height)
                 windows.append(
-                    Window(win.x1, win.y1, win.x2, win.y2, face=predicted, angle=track.angle, turn=gap <= TURN_GAP)
+                    Window(win.x1, win.y1, win.x2, win.y2, face=predicted, angle=track.angle, turn=turn,
+                           track=track.id)
                 )
         return windows
 
@@ -189,9 +199,12 @@ class TrackRefiner:
                         break
             parts.append(d)
             if self._second_look_due(win.face) and not _continues(d, win.face):
-                found = self._second_look(image, win.face, win.angle)
-                if len(found):
-                    parts.append(found)
+                d = self._second_look(image, win.face, win.angle)
+                parts.append(d)
+            if self.follower is not None and win.face is not None and not _continues(d, win.face):
+                # No model sees it (a smear of motion, the dark): where its look went.
+                parts.append(self.follower.find(image, win.track, (win.x1, win.y1, win.x2, win.y2), win.face,
+                                                win.angle))
         return Detections.concat(parts)
 
     def _look(self, image: np.ndarray, win: Window, angle: float) -> Detections:
@@ -207,6 +220,11 @@ class TrackRefiner:
             d = turned.detections_back(d, size, size)
             d.xyxy *= np.array([w / size, h / size, w / size, h / size], np.float32)
             d.xyxy += np.array([win.x1, win.y1, win.x1, win.y1], np.float32)
+            weak = d.score < self.config.threshold
+            if weak.any():
+                # Under the window's threshold, only where the followed face should be.
+                expected = win.face is not None and _centres_in(d, _grown(win.face, 0.25)) & _similar_size(d, win.face)
+                d = d.filter(~weak | expected)
         return d
 
     def _second_look_due(self, face: tuple[float, float, float, float] | None) -> bool:
@@ -298,11 +316,5 @@ def _continues(d: Detections, face: tuple[float, float, float, float]) -> bool:
 
 
 def _square(cx: float, cy: float, half: float, width: int, height: int) -> Window:
-    """A square window centred on (cx, cy), shifted (not cut) to stay inside the frame where it fits.
-
-    Kept square so resizing to the model input does not distort the face.
-    """
-    side = min(int(np.ceil(2 * half)), width, height)
-    x1 = int(np.clip(round(cx - side / 2), 0, width - side))
-    y1 = int(np.clip(round(cy - side / 2), 0, height - side))
-    return Window(x1, y1, x1 + side, y1 + side)
+    """A square window centred on (cx, cy), inside the frame where it fits (:func:`square_window`)."""
+    return Window(*square_window(cx, cy, 2 * half, width, height))

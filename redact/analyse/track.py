@@ -74,6 +74,8 @@ class LiveTrack(NamedTuple):
     predicted box also grows or shrinks with the velocity of its edges."""
     angle: float = 0.0
     """The turn (degrees) under which its last detection stood upright (``Detections.angle``)."""
+    id: int = -1
+    """The track's id (``Track.id``)."""
 
 
 class _Live:
@@ -125,6 +127,7 @@ class Tracker:
                 float(np.abs(lv.velocity).max()),
                 lv.box,
                 lv.angle,
+                lv.track.id,
             )
             for lv in self._live
             if frame - lv.last_frame <= self.config.max_coast + 1 and (kinds is None or lv.track.kind in kinds)

@@ -143,6 +143,17 @@ def tile_grid(width: int, height: int, tiles: int, overlap: float) -> list[tuple
     return out
 
 
+def square_window(cx: float, cy: float, side: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """A square (x1, y1, x2, y2) of ``side`` px centred on (cx, cy), shifted (not cut) to stay inside the frame.
+
+    Kept square so that resizing it to a model input does not distort the face.
+    """
+    side = min(int(np.ceil(side)), width, height)
+    x1 = int(np.clip(round(cx - side / 2), 0, width - side))
+    y1 = int(np.clip(round(cy - side / 2), 0, height - side))
+    return x1, y1, x1 + side, y1 + side
+
+
 def nms(dets: Detections, iou: float = 0.4) -> Detections:
     """Greedy non-maximum suppression across all rows, highest score first."""
     if len(dets) <= 1:
