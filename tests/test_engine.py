@@ -142,8 +142,14 @@ def test_config_chooses_the_engine_and_the_analysis_records_it(tmp_path):
     config = Config()
     config.detect.engine = "onnxruntime"
     slots = build_detectors(config.detect, model_threads=1)
-    # The turned sweep wraps its model (Rotations): the runtime is the model's.
-    assert {getattr(s.detector, "inner", s.detector).runtime for s in slots} == {Runtime("onnxruntime", "auto", 1)}
+    # Wrappers (Rotations, the second look's Confirmed) hold no runtime: the model inside them does.
+    models = []
+    for s in slots:
+        model = s.detector
+        while hasattr(model, "inner"):
+            model = model.inner
+        models.append(model)
+    assert {m.runtime for m in models} == {Runtime("onnxruntime", "auto", 1)}
     assert build_refiner(config.detect, model_threads=1).detector.runtime.engine == "onnxruntime"
 
     sample = make_sample(tmp_path / "s.mp4", seconds=0.5, fps=10, audio=False)

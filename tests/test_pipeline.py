@@ -167,7 +167,8 @@ def test_the_redaction_check_catches_a_visible_face(clips):
 def test_a_head_that_turns_away_stays_covered_while_it_is_held(tmp_path):
     """A face followed for over a second, then the back of the head in its place: the
     detector loses it, but the person is still there.  Held for ``render.hold_after``
-    frames, the head stays covered; with the hold off it shows after ``extend_after``."""
+    frames, the head stays covered; with the hold off it shows after ``extend_after``.
+    (By default the windows' lower bar near a track keeps finding the head: covered too.)"""
     from redact.sample import FacePath, render_frames
 
     w, h, fps, n, turned = 640, 360, 25, 70, 30
@@ -193,7 +194,10 @@ def test_a_head_that_turns_away_stays_covered_while_it_is_held(tmp_path):
         """Frames where the middle of the head is not painted black."""
         return bare_frames(result.output, heads)
 
-    solid = ["render.style=solid"]
+    covered = run(path, tmp_path / "default.mp4", load(overrides=["render.style=solid"]))
+    assert bare(covered) == []  # by default, windows keep scoring the hair blob 0.1-0.3 where the face was
+    # The hold on its own: windows keep only their usual 0.2 and do not follow the face's look.
+    solid = ["render.style=solid", "detect.refine.follow_threshold=0.2", "detect.refine.follow_look=false"]
     held = run(path, tmp_path / "held.mp4", load(overrides=solid))
     detected = {rec["frame"] for rec in read_audit(held.audit_log) if rec.get("type") == "frame"
                 for g in rec["regions"] if g["source"] == "detected"}
