@@ -184,6 +184,8 @@ class _Pass:
         if refiner is not None:
             timings["refine_windows"] = refiner.windows_run
             timings["refine_fallbacks"] = refiner.fallbacks_run
+            if refiner.follower is not None:
+                timings["refine_looks"] = refiner.follower.looks_run
         if frames != info.frame_count:
             log.info("%s: decoded %d frames (container said %d)", info.path.name, frames, info.frame_count)
             info = dataclasses.replace(info, frame_count=frames)

@@ -24,7 +24,8 @@ from redact.types import Detections
 CONTEXT = 3.0
 """The window's side, in face sizes: the face and the head and shoulders around it, as in the refiner's windows."""
 INPUT = 128
-"""Side (px) each window is resized to: the refiner's input, so no new model shape is compiled for it."""
+"""Side (px) each window is resized to, as the refiner's windows.  Each sweep worker's model compiles this one
+more shape (50-90 MiB more at the peak on 1080p, BENCHMARKS.md)."""
 MAX_FACE = 32
 """Candidates larger than this (px) get no look: larger faces score high enough whole.  Looks at boxes up to
 48 px, 24 a frame, found a few more faces on the tuning videos but confirmed so much clutter on the plaza
