@@ -213,17 +213,22 @@ class CheckResult:
 
     path: Path
     lines: int
-    input_sha256: str
-    output_sha256: str
-    decisions_sha256: str
+    input_sha256: str | None
+    """The input's SHA-256: a video's or a single picture's; None for a batch of pictures or frames."""
+    output_sha256: str | None
+    decisions_sha256: str | None
     log_sha256: str
     """SHA-256 of the whole log file: the value to keep elsewhere to anchor the chain."""
     output: Path | None = None
-    """The output file found to match ``output_sha256``, when one was given."""
+    """The output file (or, for a batch of pictures or frames, the folder) found to match, when one was given."""
+    kind: str = "video"
+    """``video``, ``picture`` (one picture's log), ``pictures`` (a batch's) or ``frames`` (a frame sequence's)."""
+    pictures: int = 0
+    """Pictures (or frames) the log accounts for; their outputs were compared when ``output`` was given."""
 
 
 def check(path: str | Path, output: str | Path | None = None) -> CheckResult:
-    """Verify a log's chain line by line, its summary, and, given ``output``, that file's SHA-256.
+    """Verify a log's chain line by line, its summary, and, given ``output``, the output's SHA-256.
 
     Raises :class:`AuditError` naming the first line the log can no longer
     vouch for: a line that is not valid JSON, one whose successor records
@@ -232,64 +237,154 @@ def check(path: str | Path, output: str | Path | None = None) -> CheckResult:
     inserted), a missing summary (a truncated log), lines after the summary other than approvals of it,
     or a summary that disagrees with the header, the decision lines or
     ``output``.  Raises :class:`InputError` when a file cannot be read.
+
+    Picture logs are checked too: one picture's log (a single ``image``
+    line), a batch's ``redact-images.audit.jsonl`` and a frame sequence's
+    ``redact-frames.audit.jsonl`` (their summaries must count their lines).
+    For the last two ``output`` is the output folder, and every picture the
+    log names there must match its recorded SHA-256.
     """
     path = Path(path)
     whole = hashlib.sha256()
     prev = GENESIS
     n = 0
-    header: dict[str, Any] = {}
-    summary: dict[str, Any] | None = None
-    decisions: list[dict[str, Any]] = []
+    log: _VideoLog | _PictureLog | None = None
     try:
         with open(path, "rb") as f:
             for raw in f:
                 n += 1
                 whole.update(raw)
-                record = _parse(path, n, raw, after_summary=summary is not None)
-                if summary is not None:
-                    _check_approval(path, n, record, summary)
-                if n == 1:
-                    header = _check_header(path, record)
+                record = _parse(path, n, raw, after_summary=log is not None and log.summary is not None)
+                if log is None:
+                    log = _VideoLog(path, record) if record["type"] == "header" else _PictureLog(path, record, output)
                 stored = record[CHAIN_KEY]
                 if stored != prev:
                     raise _chain_broken(path, n, stored)
-                if n > 1 and record["type"] == "header":
-                    raise _broken(path, n, "a second header: lines of another log were inserted")
-                if record["type"] == "decision":
-                    if not isinstance(record.get("track"), int):
-                        raise _broken(path, n, "a decision without a track number: the line was changed")
-                    decisions.append(record)
-                elif record["type"] == "summary":
-                    summary = record
+                log.add(n, record)
                 prev = hashlib.sha256(raw).hexdigest()
     except OSError as e:
         raise InputError(f"{path}: cannot read the audit log ({e.strerror or e})") from e
-    if n == 0:
+    if log is None:
         raise _broken(path, 1, "missing: the log is empty")
-    if summary is None:
-        raise _broken(path, n + 1, f"missing: the log ends after line {n} without its summary (truncated)")
-    input_sha, output_sha = _sha(summary, "input"), _sha(summary, "output")
-    decisions_sha = summary.get("decisions_sha256")
-    if not (input_sha and output_sha and isinstance(decisions_sha, str)):
-        raise _broken(path, n, "the summary lacks the input, output or decisions SHA-256")
-    if input_sha != _sha(header, "input"):
-        raise _broken(path, n, "the summary's input SHA-256 differs from the header's")
-    if decisions_sha != decisions_digest(decisions):
-        raise _broken(path, n, "the summary's decisions_sha256 does not match the decision lines")
-    checked = None
-    if output is not None:
-        checked = Path(output)
-        try:
-            actual = sha256_file(checked)
-        except OSError as e:
-            raise InputError(f"{checked}: cannot read the output to check ({e.strerror or e})") from e
-        if actual != output_sha:
+    return log.finish(n, whole.hexdigest(), output)
+
+
+class _VideoLog:
+    """A video's log: header, decisions, frames, summary, approvals."""
+
+    def __init__(self, path: Path, header: dict[str, Any]):
+        self.path, self.header = path, _check_header(path, header)
+        self.summary: dict[str, Any] | None = None
+        self.decisions: list[dict[str, Any]] = []
+
+    def add(self, n: int, record: dict[str, Any]) -> None:
+        if self.summary is not None:
+            _check_approval(self.path, n, record, self.summary)
+        elif n > 1 and record["type"] == "header":
+            raise _broken(self.path, n, "a second header: lines of another log were inserted")
+        elif record["type"] == "decision":
+            if not isinstance(record.get("track"), int):
+                raise _broken(self.path, n, "a decision without a track number: the line was changed")
+            self.decisions.append(record)
+        elif record["type"] == "summary":
+            self.summary = record
+
+    def finish(self, n: int, log_sha: str, output: str | Path | None) -> CheckResult:
+        path, summary = self.path, self.summary
+        if summary is None:
+            raise _broken(path, n + 1, f"missing: the log ends after line {n} without its summary (truncated)")
+        input_sha, output_sha = _sha(summary, "input"), _sha(summary, "output")
+        decisions_sha = summary.get("decisions_sha256")
+        if not (input_sha and output_sha and isinstance(decisions_sha, str)):
+            raise _broken(path, n, "the summary lacks the input, output or decisions SHA-256")
+        if input_sha != _sha(self.header, "input"):
+            raise _broken(path, n, "the summary's input SHA-256 differs from the header's")
+        if decisions_sha != decisions_digest(self.decisions):
+            raise _broken(path, n, "the summary's decisions_sha256 does not match the decision lines")
+        checked = None
+        if output is not None:
+            checked = Path(output)
             recorded = (summary.get("output") or {}).get("file", "the output")
-            raise _broken(
-                path, n, f"{checked.name} is not the output this log describes (SHA-256 {actual[:12]}..., "
-                f"the summary records {output_sha[:12]}... for {recorded})",
-            )
-    return CheckResult(path, n, input_sha, output_sha, decisions_sha, whole.hexdigest(), checked)
+            _compare(path, n, checked, output_sha, f"the summary records {output_sha[:12]}... for {recorded}")
+        return CheckResult(path, n, input_sha, output_sha, decisions_sha, log_sha, checked)
+
+
+class _PictureLog:
+    """One picture's log (one ``image`` line), a batch's (``image`` and ``failed`` lines, then a summary), or a
+    frame sequence's (a ``sequence`` line, one ``image`` line a frame, then a summary)."""
+
+    def __init__(self, path: Path, first: dict[str, Any], output: str | Path | None):
+        if first["type"] not in ("image", "failed", "sequence"):
+            raise _broken(path, 1, f"a {first['type']} line, not the header (nor a picture's record): lines before "
+                          "it were deleted or moved")
+        if first.get(CHAIN_KEY) != GENESIS:
+            raise _broken(path, 1, f"{CHAIN_KEY} is not {GENESIS[:8]}... (64 zeros): the line was changed")
+        self.path = path
+        self.kind = {"sequence": "frames", "image": "pictures" if "name" in first else "picture"}.get(
+            first["type"], "pictures")
+        self.folder = None if output is None or self.kind == "picture" else Path(output)
+        if self.folder is not None and not self.folder.is_dir():
+            raise InputError(f"{self.folder}: give the output folder to check a {self.kind} log against")
+        self.summary: dict[str, Any] | None = None
+        self.first = first
+        self.counts = {"image": 0, "failed": 0, "regions": 0}
+
+    def add(self, n: int, record: dict[str, Any]) -> None:
+        kind = record["type"]
+        if self.summary is not None:
+            raise _broken(self.path, n, "follows the summary: lines were appended")
+        if kind == "summary" and self.kind != "picture":
+            self.summary = record
+            return
+        if kind == "sequence" and n == 1:
+            return
+        if kind not in ("image", "failed") or (self.kind == "picture" and n > 1) or (
+                kind == "failed" and self.kind != "pictures"):
+            raise _broken(self.path, n, f"a {kind} line in a {self.kind} log: lines of another log were inserted")
+        self.counts[kind] += 1
+        if kind == "image":
+            regions = record.get("regions")
+            if not isinstance(regions, list) or not _sha(record, "output"):
+                raise _broken(self.path, n, "a picture record without its regions or output SHA-256: it was changed")
+            self.counts["regions"] += len(regions)
+            if self.folder is not None:
+                self._compare_output(n, record)
+
+    def _compare_output(self, n: int, record: dict[str, Any]) -> None:
+        name = Path(record.get("name") or record["output"].get("file", ""))
+        picture = self.folder / name.with_name(str(record["output"].get("file", name.name)))  # type: ignore[operator]
+        _compare(self.path, n, picture, _sha(record, "output"), f"line {n} records another")  # type: ignore[arg-type]
+
+    def finish(self, n: int, log_sha: str, output: str | Path | None) -> CheckResult:
+        path, s, c = self.path, self.summary, self.counts
+        if self.kind == "picture":
+            record = self.first
+            out_sha = _sha(record, "output")
+            checked = None
+            if output is not None:
+                checked = Path(output)
+                _compare(path, n, checked, out_sha, "the log records another")  # type: ignore[arg-type]
+            return CheckResult(path, n, _sha(record, "input"), out_sha, decisions_digest(record.get("decisions", [])),
+                               log_sha, checked, self.kind, 1)
+        if s is None:
+            raise _broken(path, n + 1, f"missing: the log ends after line {n} without its summary (truncated)")
+        counted = s.get("frames") if self.kind == "frames" else s.get("pictures")
+        if counted != c["image"] + c["failed"] or s.get("regions") != c["regions"] or (
+                self.kind == "pictures" and s.get("failed") != c["failed"]):
+            raise _broken(path, n, f"the summary counts other pictures or regions than the lines "
+                          f"({c['image'] + c['failed']} pictures, {c['regions']} regions): lines were deleted")
+        return CheckResult(path, n, None, None, None, log_sha, self.folder, self.kind, c["image"] + c["failed"])
+
+
+def _compare(log: Path, n: int, output: Path, expected: str, recorded: str) -> None:
+    """Raise an AuditError, on line ``n``, unless ``output``'s SHA-256 is ``expected``."""
+    try:
+        actual = sha256_file(output)
+    except OSError as e:
+        raise InputError(f"{output}: cannot read the output to check ({e.strerror or e})") from e
+    if actual != expected:
+        raise _broken(log, n, f"{output.name} is not the output this log describes (SHA-256 {actual[:12]}..., "
+                      f"{recorded})")
 
 
 def _broken(path: Path, line: int, why: str) -> AuditError:
@@ -339,6 +434,8 @@ def approve(path: str | Path, reviewer: str, note: str = "", **fields: Any) -> C
     if not reviewer:
         raise InputError(f"{path}: an approval needs the reviewer's name")
     checked = check(path)
+    if checked.kind != "video":
+        raise InputError(f"{path}: approvals are for a video's log, and this is a {checked.kind} log")
     data = path.read_bytes()
     last = data.rstrip(b"\n").rsplit(b"\n", 1)[-1] + b"\n"
     summary = next(json.loads(line) for line in reversed(data.splitlines()) if line.startswith(b'{"type":"summary",'))

@@ -260,11 +260,15 @@ def _audit_args(sub) -> None:
     chk = aud_sub.add_parser(
         "check", help="verify that no line was changed, deleted, moved or cut off",
         description="Verify LOG's chain (each line holds the SHA-256 of the line before it) and its summary; "
-        "with --output, also that FILE is the video the log describes. Exit 0 and one line if all holds, "
+        "with --output, also that FILE is the video (or picture) the log describes. A batch's picture log "
+        "(redact-images.audit.jsonl) or a frame sequence's (redact-frames.audit.jsonl) takes the output FOLDER, "
+        "and every picture it names there is compared. Exit 0 and one line if all holds, "
         "1 and the first broken line otherwise.",
     )
     chk.add_argument("log", type=Path, metavar="LOG")
-    chk.add_argument("--output", type=Path, metavar="FILE", help="the redacted video: compare its SHA-256 with the summary's")
+    chk.add_argument("--output", type=Path, metavar="FILE",
+                     help="the redacted video or picture (or, for a picture batch or frame sequence, its folder): "
+                     "compare SHA-256s with the log's")
 
 
 def _studio_args(sub) -> None:
@@ -509,6 +513,14 @@ def _audit(args: argparse.Namespace) -> int:
     from redact.audit import check
 
     r = check(args.log, args.output)
-    what = f"{r.output.name} matches the output SHA-256" if r.output else "output not checked (give --output FILE)"
-    print(f"{r.path}: chain intact, {r.lines} lines from header to summary; {what}")
+    if r.kind == "video":
+        what = f"{r.output.name} matches the output SHA-256" if r.output else "output not checked (give --output FILE)"
+        print(f"{r.path}: chain intact, {r.lines} lines from header to summary; {what}")
+    elif r.kind == "picture":
+        what = f"{r.output.name} matches the output SHA-256" if r.output else "output not checked (give --output FILE)"
+        print(f"{r.path}: chain intact, one picture's record; {what}")
+    else:
+        what = (f"every output in {r.output} matches its SHA-256" if r.output
+                else "outputs not checked (give --output FOLDER)")
+        print(f"{r.path}: chain intact, {r.lines} lines, {r.pictures} {r.kind} with their summary; {what}")
     return EXIT_OK

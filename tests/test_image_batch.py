@@ -96,6 +96,18 @@ def test_a_mixed_folder_with_two_jobs_then_a_resume(mixed, tmp_path, capsys):
     assert records["a.png"]["status"] == "skipped" and records["a.png"]["regions"]
     assert records["a.jpg"]["input"]["sha256"] == file_sha256(mixed / "a.jpg")
 
+    # `redact audit check` vouches for the batch's log and, given the folder, for every picture in it.
+    capsys.readouterr()
+    assert main(["audit", "check", str(out / LOG_NAME), "--output", str(out)]) == 0
+    assert "5 pictures with their summary; every output in" in capsys.readouterr().out
+    (out / "sub" / "b.webp").write_bytes((out / "a.png").read_bytes())  # an output swapped after the fact
+    assert main(["audit", "check", str(out / LOG_NAME), "--output", str(out)]) == 1
+    assert "b.webp is not the output this log describes" in capsys.readouterr().err
+    lines = (out / LOG_NAME).read_bytes().splitlines(keepends=True)
+    (out / LOG_NAME).write_bytes(b"".join(lines[:2] + lines[3:]))  # a picture's line deleted
+    assert main(["audit", "check", str(out / LOG_NAME)]) == 1
+    assert "line 2: changed, or a line after it deleted" in capsys.readouterr().err
+
 
 def test_discovery_streams_a_large_folder(tmp_path):
     folder = tmp_path / "many"

@@ -402,6 +402,12 @@ def test_cli_redacts_the_astronaut_photo_with_an_audit_record(tmp_path):
                 and r["box"][2] >= FACE[2] and r["box"][3] >= FACE[3]]
     assert len(covering) == 1, "one padded box covers the face"
     assert covering[0]["reason"] == "redact-all" and covering[0]["style"] == "fill" and covering[0]["shape"] == "ellipse"
+    check = [sys.executable, "-m", "redact", "audit", "check", str(tmp_path / "photo.redacted.audit.jsonl"),
+             "--output"]
+    proc = subprocess.run([*check, str(out)], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and "one picture's record; photo.redacted.jpg matches" in proc.stdout, proc.stderr
+    proc = subprocess.run([*check, str(src)], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1 and "photo.jpg is not the output this log describes" in proc.stderr
 
 
 @pytest.mark.slow

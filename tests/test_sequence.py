@@ -83,6 +83,11 @@ def test_frames_to_a_folder_keep_names_format_and_untouched_background(frames, t
         assert not np.array_equal(before[y1:y1 + 40, x1:x2], after[y1:y1 + 40, x1:x2])
     # The folder appears complete or not at all: a second run refuses to mix into it.
     assert main(["run", str(frames), "-o", str(out), "--as-video", "-q"]) == 1
+    # Its log vouches for every frame written.
+    assert main(["audit", "check", str(out / LOG_NAME), "--output", str(out)]) == 0
+    first = numbered_frames(frames)[0].name
+    (out / first).write_bytes((frames / first).read_bytes())  # the unredacted frame put back
+    assert main(["audit", "check", str(out / LOG_NAME), "--output", str(out)]) == 1
 
 
 def test_sequence_rules(tmp_path):
