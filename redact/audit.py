@@ -131,8 +131,9 @@ class AuditLog:
 
     def header(
         self, video: VideoInfo, config: Config, input_sha256: str, output_size: tuple[int, int],
-        people: dict | None = None,
+        people: dict | None = None, source: dict | None = None,
     ) -> None:
+        """``source``: what the input was made from, when it is an intermediate (a frame folder's video)."""
         self._input = {"file": video.path.name, "sha256": input_sha256}
         self.write(
             {
@@ -146,6 +147,7 @@ class AuditLog:
                 "config": config.to_dict(),
                 "config_sha256": config.digest(),
                 "people": people,
+                **({"source": source} if source else {}),
             }
         )
 

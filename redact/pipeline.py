@@ -46,6 +46,7 @@ def run(
     progress: Progress = False,
     people: People | None = None,
     input_sha256: str | None = None,
+    source: dict | None = None,
 ) -> RunResult:
     """Redact one video: probe, analyse, decide, render.  The library entry point behind ``redact run``.
 
@@ -53,7 +54,8 @@ def run(
     people visible, or redacts only them; without it everyone is redacted.
     ``progress`` draws tqdm bars, or reports frames to a callback (batch
     workers); ``input_sha256`` saves hashing the input again when the caller
-    already has.
+    already has; ``source`` goes into the audit log's header (what an
+    intermediate input, such as a frame folder's video, was made from).
     """
     config = config or load_config()
     t0 = time.perf_counter()
@@ -67,7 +69,8 @@ def run(
         analysis = analyse(info, config, progress=progress, people=people)
         analysis.timings["probe"] = t_probe
         decisions = decide(analysis.tracks, config, analysis.identities, analysis.mode)
-        result = render(analysis, decisions, config, output, audit_log, progress=progress, input_sha256=input_sha256)
+        result = render(analysis, decisions, config, output, audit_log, progress=progress, input_sha256=input_sha256,
+                        source=source)
     result.timings["total"] = round(time.perf_counter() - t0, 3)
     return result
 

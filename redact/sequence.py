@@ -15,8 +15,9 @@ touch every pass.
 Output:
 
 * ``-o out.mp4``: the redacted video and its audit log, as ``redact run``
-  writes for any video (the log's input is the lossless intermediate,
-  ``<folder>.frames.mkv``, whose SHA-256 it records);
+  writes for any video.  The header's input is the lossless intermediate,
+  ``<folder>.frames.mkv``, removed after the run; its ``source`` names the
+  folder, the frames and their digest (:func:`frames_source`);
 * ``-o out/`` (a folder, or any name without a video suffix): the same
   numbered frames, same names and formats, painted at their own depth from
   the original pixels (:mod:`redact.render.still`) with the regions the
@@ -109,10 +110,25 @@ def run_sequence(
         if to_video:
             from redact.pipeline import run
 
-            return run(video, output, config, audit_log=audit_log, progress=progress, people=people)
+            return run(video, output, config, audit_log=audit_log, progress=progress, people=people,
+                       source=frames_source(frames, fps))
         return render_frames(video, frames, output, config, work, progress=progress, people=people)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def frames_source(frames: list[Path], fps: Fraction) -> dict:
+    """What the intermediate video was made from, for the MP4's audit header: the frames, in order, and a digest.
+
+    The header's input is the temporary FFV1 video, which is gone once the run
+    ends; ``frames_sha256`` lets an auditor tie the log to the folder itself.
+    It is the SHA-256 of what ``sha256sum`` prints for the frames in this order
+    (``<sha256>  <name>`` and a newline, one line a frame).
+    """
+    listing = "".join(f"{sha256_file(p)}  {p.name}\n" for p in frames)
+    return {"type": "frames", "folder": frames[0].parent.name, "frames": len(frames), "first": frames[0].name,
+            "last": frames[-1].name, "fps": f"{fps.numerator}/{fps.denominator}",
+            "frames_sha256": hashlib.sha256(listing.encode()).hexdigest()}
 
 
 def _encode_lossless(frames: list[Path], video: Path, fps: Fraction, max_pixels: int) -> None:

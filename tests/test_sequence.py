@@ -8,10 +8,12 @@ visible of it.
 
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 import pytest
-from conftest import decode_all, read_audit
+from conftest import decode_all, file_sha256, read_audit
 from PIL import Image
 from skimage import data
 
@@ -54,7 +56,13 @@ def test_frames_to_an_mp4_are_tracked_through_a_hidden_frame(frames, tmp_path):
     assert main(["run", str(frames), "-o", str(out), "--as-video", "--fps", "10", "-q"]) == 0
     info = probe(out)
     assert info.frame_count == 14 and info.fps == 10 and (info.width, info.height) == (384, 288)
-    lines = [r for r in read_audit(tmp_path / "out.audit.jsonl") if r["type"] == "frame"]
+    records = read_audit(tmp_path / "out.audit.jsonl")
+    # The header's input is the intermediate video, gone now; its source ties the log to the frames themselves.
+    listing = "".join(f"{file_sha256(p)}  {p.name}\n" for p in numbered_frames(frames))
+    assert records[0]["source"] == {"type": "frames", "folder": "frames", "frames": 14, "first": "cam_00002.png",
+                                    "last": "cam_00028.png", "fps": "10/1",
+                                    "frames_sha256": hashlib.sha256(listing.encode()).hexdigest()}
+    lines = [r for r in records if r["type"] == "frame"]
     assert [r["frame"] for r in lines] == list(range(14)), "a region on every frame"
     hidden = next(r for r in lines if r["frame"] == HIDDEN)["regions"]
     assert any(r["source"] != "detected" for r in hidden), "the hidden frame is covered by tracking"

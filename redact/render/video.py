@@ -34,8 +34,11 @@ def render(
     audit_log: str | Path | None = None,
     progress: Progress = False,
     input_sha256: str | None = None,
+    source: dict | None = None,
 ) -> RunResult:
-    """Pass 2: decode again, redact, encode; write the video and its audit log atomically."""
+    """Pass 2: decode again, redact, encode; write the video and its audit log atomically.
+
+    ``source`` goes into the log's header: what an intermediate input was made from."""
     info = analysis.video
     output = Path(output)
     log_path = Path(audit_log) if audit_log else default_log_path(output)
@@ -51,7 +54,8 @@ def render(
     with soundtrack(info, config.audio, config.encode, output) as sound:
         writer = VideoWriter(info, output, config.encode, sound.track, pix_fmt=frames.pix_fmt)
         with AuditLog(log_path) as audit:
-            audit.header(info, config, input_sha256, (writer.out_width, writer.out_height), analysis.people)
+            audit.header(info, config, input_sha256, (writer.out_width, writer.out_height), analysis.people,
+                         source)
             by_id = {t.id: t for t in analysis.tracks}
             for tid, d in sorted(decisions.items()):
                 t = by_id[tid]
