@@ -17,7 +17,8 @@
 3. Scores each output picture by the bench scorer's victim leak rule (reusing
    ``<bench>/score.py``'s functions): a victim face leaks if a quadrant of its
    core still matches the input (SSIM >= 0.75, mean difference <= 10, texture
-   left) or BlazeFace finds it in the output at score >= 0.8.
+   left) or BlazeFace finds it in the output at score >= 0.8.  Over-redaction
+   is the scorer's too (:func:`over_redaction`), on every picture, as a mean.
 4. ``--memory-images N``: one more redact run (2 jobs) over N pictures (the
    extracted set repeated under other names), reporting the workers' resident
    memory after their first and last pictures (the batch summary's
@@ -102,10 +103,13 @@ def extract(videos: Path, dst: Path, every: int, limit: int | None) -> tuple[Pat
         name = gt_path.name.removesuffix(".gt.json")
         gt = json.loads(gt_path.read_text())
         faces = {fr["frame"]: [e for e in fr.get("faces", []) if e.get("kind", "face") == "face"] for fr in gt["frames"]}
+        # Marks (text, plates) only as zones left out of the over-redaction count, as score.py does.
+        marks = {fr["frame"]: [{"kind": "mark", "box": e["box"]} for e in fr.get("faces", []) + fr.get("marks", [])
+                               if e.get("kind", "face") != "face"] for fr in gt["frames"]}
         roles = {k: v.get("role", "victim") for k, v in gt.get("identities", {}).items()}
         for i, f in enumerate(sorted(f for f in faces if f % every == 0)):
             entries = [{**e, "role": e.get("role") or roles.get(e["id"], "victim")} for e in faces[f]]
-            plan.append((i, name, f, entries))
+            plan.append((i, name, f, entries + marks.get(f, [])))
     plan.sort(key=lambda p: (p[0], p[1]))  # round-robin over the videos, so a limit samples all of them
     plan = plan[:limit] if limit else plan
     wanted: dict[str, dict[int, list]] = {}
@@ -164,7 +168,7 @@ def score_tool(folder: str, pattern: str, images: str, gt_file: str, bench: str)
     gt = json.loads(Path(gt_file).read_text())
     n = leaked = missing = 0
     by_bucket = {b: [0, 0] for b, _, _ in BUCKETS}
-    leaks = []
+    leaks, over = [], []
     for rel, faces in sorted(gt.items()):
         src = cv2.imread(str(Path(images) / rel))
         path = Path(folder) / Path(rel).parent / (pattern.format(Path(rel).stem) + ".png")
@@ -174,8 +178,9 @@ def score_tool(folder: str, pattern: str, images: str, gt_file: str, bench: str)
             dst = src  # a picture the tool did not write shows every face
         gin = cv2.cvtColor(src, cv2.COLOR_BGR2GRAY).astype(np.float32)
         gout = cv2.cvtColor(dst, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        over.append(over_redaction(gin, gout, faces))
         for e in faces:
-            if e["role"] == "keep":
+            if e.get("kind") == "mark" or e["role"] == "keep":
                 continue
             hit = victim_leaked(sc, det, gin, gout, dst, e)
             if hit is None:
@@ -189,7 +194,25 @@ def score_tool(folder: str, pattern: str, images: str, gt_file: str, bench: str)
                 by_bucket[bucket][0] += 1
                 leaks.append(f"{rel} {e['id']} h={h:.0f}")
     return {"victims": n, "leaked": leaked, "leak_rate": leaked / n if n else None, "missing_outputs": missing,
-            "by_bucket": by_bucket, "leaks": leaks[:50]}
+            "by_bucket": by_bucket, "leaks": leaks[:50], "over_redaction": float(np.mean(over)) if over else None}
+
+
+def over_redaction(gin: np.ndarray, gout: np.ndarray, entries: list[dict]) -> float:
+    """Share of the picture's pixels away from every face and mark that the tool changed: score.py's rule
+    for a video frame (grey change over 24 after a sigma-1 blur; faces' boxes grown to 1.8 times their larger
+    side, 2 times tall, and marks' by 0.6 of their height, left out)."""
+    changed = np.abs(cv2.GaussianBlur(gin, (0, 0), 1.0) - cv2.GaussianBlur(gout, (0, 0), 1.0)) > 24.0
+    valid = np.ones(changed.shape, bool)
+    h, w = changed.shape
+    for e in entries:
+        x1, y1, x2, y2 = e["box"]
+        if e.get("kind") == "mark":
+            g = 0.6 * (y2 - y1) + 4
+            valid[int(max(0, y1 - g)):int(min(h, y2 + g)), int(max(0, x1 - g)):int(min(w, x2 + g))] = False
+        else:
+            cx, cy, s = (x1 + x2) / 2, (y1 + y2) / 2, 0.9 * max(x2 - x1, y2 - y1)
+            valid[int(max(0, cy - s * 1.1)):int(min(h, cy + s * 1.1)), int(max(0, cx - s)):int(min(w, cx + s))] = False
+    return float(changed[valid].sum() / valid.sum()) if valid.any() else 0.0
 
 
 def victim_leaked(sc, det, gin, gout, fout, e) -> bool | None:
@@ -240,14 +263,16 @@ def memory_run(images: Path, out: Path, args) -> dict:
 def table(result: dict) -> str:
     rows, n = result["rows"], result["pictures"]
     lines = [f"{n} pictures (every {result['every']}th frame of the public videos); {result['machine']}", "",
-             "| tool | wall s | pictures/s | peak MiB (tree) | victims | leaked | leak % | <24 | 24-48 | 48-96 | >96 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             ("| tool | wall s | pictures/s | peak MiB (tree) | victims | leaked | leak % | <24 | 24-48 | 48-96 | >96 "
+              "| over-red. % |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         b = r["by_bucket"]
         cells = [f"{b[k][0]}/{b[k][1]}" for k in ("<24", "24-48", "48-96", ">96")]
         rate = "n/a" if r["leak_rate"] is None else f"{100 * r['leak_rate']:.2f}"
         lines.append(f"| {r['tool']} | {r['seconds']:.1f} | {n / r['seconds']:.2f} | {r['tree_peak_mib']} | "
-                     f"{r['victims']} | {r['leaked']} | {rate} | " + " | ".join(cells) + " |")
+                     f"{r['victims']} | {r['leaked']} | {rate} | " + " | ".join(cells)
+                     + f" | {100 * r['over_redaction']:.2f} |")
     m = result.get("memory")
     if m:
         lines += ["", f"Memory over {m['pictures']} pictures, 2 jobs ({m['seconds']:.0f} s, tree peak "
