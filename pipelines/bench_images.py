@@ -1,10 +1,11 @@
 """Still-image benchmark: every 5th frame of the bench's public videos as PNG, redact and deface on them.
 
-    python pipelines/benchmark.py --images [--bench ../shared/bench] [--out out/bench_images] [--every 5]
+    python pipelines/benchmark.py --images [--bench ../shared/bench] [--videos-dir DIR] [--out out/bench_images] [--every 5]
                                   [--limit N] [--jobs 1 2] [--skip-deface] [--memory-images 2000]
                                   [--redact-args "--config configs/fast.yaml"] [--markdown FILE]
 
-1. Extracts every ``--every``-th frame of each public video (``<bench>/videos``,
+1. Extracts every ``--every``-th frame of each public video (``<bench>/videos``, or
+   ``--videos-dir``: a random set, ``make_bench.py --random N --seed S``,
    decoded with OpenCV as the bench's scorer decodes) to
    ``OUT/images/NAME/frame_NNNNN.png`` with that frame's ground truth
    (``OUT/images.gt.json``).  ``--limit N`` keeps the first N frames in that order
@@ -63,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out if args.out != bm.REPO / "out" / "bench" else REPO / "out" / "bench_images").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    images, gt = extract(Path(args.bench) / "videos", out / "images", args.every, args.limit)
+    # --videos-dir: pictures from other videos with a GT (a random set), to judge a change on unseen ones.
+    videos = Path(args.videos_dir) if args.videos_dir else Path(args.bench) / "videos"
+    images, gt = extract(videos, out / "images", args.every, args.limit)
     (out / "images.gt.json").write_text(json.dumps(gt))
     print(f"{len(gt)} pictures in {images}", file=sys.stderr)
     rows = []
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         row.update(s)
     memory = memory_run(images, out, args) if args.memory_images else None
     result = {"machine": bm.machine_info(), "pictures": len(gt), "every": args.every, "rows": rows,
+              "videos": str(videos) if args.videos_dir else "the public videos",
               "memory": memory, "command": shlex.join(sys.argv)}
     (out / "images_results.json").write_text(json.dumps(result, indent=1))
     text = table(result)
@@ -262,7 +266,8 @@ def memory_run(images: Path, out: Path, args) -> dict:
 
 def table(result: dict) -> str:
     rows, n = result["rows"], result["pictures"]
-    lines = [f"{n} pictures (every {result['every']}th frame of the public videos); {result['machine']}", "",
+    source = result.get("videos", "the public videos")
+    lines = [f"{n} pictures (every {result['every']}th frame of {source}); {result['machine']}", "",
              ("| tool | wall s | pictures/s | peak MiB (tree) | victims | leaked | leak % | <24 | 24-48 | 48-96 | >96 "
               "| over-red. % |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
