@@ -322,8 +322,11 @@ class _PictureLog:
         if first.get(CHAIN_KEY) != GENESIS:
             raise _broken(path, 1, f"{CHAIN_KEY} is not {GENESIS[:8]}... (64 zeros): the line was changed")
         self.path = path
-        self.kind = {"sequence": "frames", "image": "pictures" if "name" in first else "picture"}.get(
-            first["type"], "pictures")
+        # A batch's lines name each picture's path in the batch; a single picture's log is its one line.
+        if first["type"] == "sequence":
+            self.kind = "frames"
+        else:
+            self.kind = "pictures" if "name" in first else "picture"
         self.folder = None if output is None or self.kind == "picture" else Path(output)
         if self.folder is not None and not self.folder.is_dir():
             raise InputError(f"{self.folder}: give the output folder to check a {self.kind} log against")
@@ -346,15 +349,16 @@ class _PictureLog:
         self.counts[kind] += 1
         if kind == "image":
             regions = record.get("regions")
-            if not isinstance(regions, list) or not _sha(record, "output"):
-                raise _broken(self.path, n, "a picture record without its regions or output SHA-256: it was changed")
+            if not isinstance(regions, list) or not _sha(record, "output") or not record["output"].get("file"):
+                raise _broken(self.path, n, "a picture record without its regions or output file and SHA-256: "
+                              "it was changed")
             self.counts["regions"] += len(regions)
             if self.folder is not None:
                 self._compare_output(n, record)
 
     def _compare_output(self, n: int, record: dict[str, Any]) -> None:
-        name = Path(record.get("name") or record["output"].get("file", ""))
-        picture = self.folder / name.with_name(str(record["output"].get("file", name.name)))  # type: ignore[operator]
+        file = str(record["output"]["file"])
+        picture = self.folder / Path(str(record.get("name") or file)).parent / file  # type: ignore[operator]
         _compare(self.path, n, picture, _sha(record, "output"), f"line {n} records another")  # type: ignore[arg-type]
 
     def finish(self, n: int, log_sha: str, output: str | Path | None) -> CheckResult:
