@@ -513,14 +513,12 @@ def _audit(args: argparse.Namespace) -> int:
     from redact.audit import check
 
     r = check(args.log, args.output)
-    if r.kind == "video":
+    if r.kind in ("video", "picture"):
         what = f"{r.output.name} matches the output SHA-256" if r.output else "output not checked (give --output FILE)"
-        print(f"{r.path}: chain intact, {r.lines} lines from header to summary; {what}")
-    elif r.kind == "picture":
-        what = f"{r.output.name} matches the output SHA-256" if r.output else "output not checked (give --output FILE)"
-        print(f"{r.path}: chain intact, one picture's record; {what}")
+        lines = f"{r.lines} lines from header to summary" if r.kind == "video" else "one picture's record"
     else:
         what = (f"every output in {r.output} matches its SHA-256" if r.output
                 else "outputs not checked (give --output FOLDER)")
-        print(f"{r.path}: chain intact, {r.lines} lines, {r.pictures} {r.kind} with their summary; {what}")
+        lines = f"{r.lines} lines, {r.pictures} {r.kind} with their summary"
+    print(f"{r.path}: chain intact, {lines}; {what}")
     return EXIT_OK
