@@ -384,7 +384,7 @@ def _default_image_detectors() -> list[DetectorConfig]:
     # upscaled copy for the smallest faces, and turned for faces lying down (see configs/default.yaml).
     return [
         DetectorConfig(name="centerface", threshold=0.1, scale=1.0),
-        DetectorConfig(name="centerface", threshold=0.12, scale=1.75),
+        DetectorConfig(name="centerface", threshold=0.12, scale=2.0),
         DetectorConfig(name="centerface", threshold=0.1, scale=1.0, rotations=[90.0, 180.0, 270.0]),
     ]
 
@@ -407,8 +407,7 @@ class ImageConfig:
     tile_pixels: Annotated[int, Range(1_000_000, 100_000_000)] = 8_500_000
     """The most pixels one model input may have (picture pixels x the sweep's scale squared); a sweep
     over it runs on overlapping tiles plus the whole picture shrunk to it, so its memory stays bounded.
-    8.5 MP: a 1080p picture enlarged 1.75 times (6.4 MP) runs whole (enlarged twice, 8.3 MP, CenterFace
-    held 1.3 GB of activations)."""
+    8.5 MP: a 1080p picture enlarged twice runs whole (1.3 GB of activations for CenterFace)."""
     max_pixels: Annotated[int, Range(1, 178_956_970)] = 120_000_000
     """Pictures with more pixels are refused before decoding (a decompression bomb promises
     30,000 x 30,000 in a few bytes); 120 MP holds a 108 MP phone photo.  Pillow refuses over 178.9 MP."""

@@ -13,7 +13,7 @@ Where a sweep's model would see more than ``image.tile_pixels`` (the
 picture's pixels times the sweep's ``scale`` squared), the picture is
 searched at that scale in overlapping tiles, plus once shrunk to that size
 for faces larger than a tile: a detector's memory then depends on the tile,
-not on the picture (a 12 MP photo enlarged 1.75 times would be a 37 MP input).
+not on the picture (a 12 MP photo enlarged twice would be a 48 MP input).
 
 Fail closed: a detector error raises :class:`DetectorError` and the picture
 is not written (``detect.on_error`` has no blackout for pictures: a black
