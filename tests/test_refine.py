@@ -105,6 +105,9 @@ def test_a_large_face_gets_a_window_only_where_a_whole_frame_sweep_lost_it():
     (win,) = r.windows([big], W, H, swept=True)
     assert win.face == (400, 300, 500, 420)
     assert win.x2 - win.x1 == 372  # 3.1 x 120 px, as for a small face
+    # A small box that lies inside it is something else (clutter, a passer-by): it still looks.
+    speck = Detections.of(np.array([[440, 350, 455, 365]], np.float32), np.array([0.3], np.float32), "face", "x")
+    assert r.windows([big], W, H, speck, swept=True) == [win]
 
 
 def test_live_tracks_report_the_speed_of_their_fastest_edge():

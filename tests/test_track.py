@@ -66,6 +66,20 @@ def test_live_tracks_say_when_their_motion_is_unknown():
     assert len(tr.tracks) == 1
 
 
+def test_a_small_box_inside_a_large_face_does_not_take_over_its_track():
+    """Matched by its centre, a 15 px box would shrink a 110 px face's track to its size (see SIZE_RATIO)."""
+    tr = Tracker(TrackConfig())
+    for f in range(3):
+        tr.update(f, _dets([850 + 4 * f, 560, 960 + 4 * f, 670]))
+    rows = tr.update(3, _dets([890, 600, 905, 615]))  # inside the face's predicted box, a seventh of its size
+    face = tr.tracks[0]
+    assert rows.track_id[0] != face.id and face.frames == [0, 1, 2]
+    (live,) = [t for t in tr.live(4) if t.id == face.id]
+    assert live.box[2] - live.box[0] > 100  # still the face's size, where it was heading
+    rows = tr.update(4, _dets([868, 562, 976, 668]))  # the face itself, next frame
+    assert rows.track_id[0] == face.id
+
+
 def test_two_faces_in_one_frame_are_two_tracks():
     tr = Tracker(TrackConfig())
     tr.update(0, _dets([0, 0, 20, 20], [0, 0, 20, 20]))  # identical boxes still both kept
