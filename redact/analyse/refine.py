@@ -58,7 +58,7 @@ import numpy as np
 from redact.analyse.detectors.base import Detector, create, drop_huge_unsure, square_window
 from redact.analyse.detectors.rotate import rotate_square
 from redact.analyse.follow import LookFollower
-from redact.analyse.track import SIZE_RATIO, LiveTrack
+from redact.analyse.track import LiveTrack, similar_sizes
 from redact.config import RefineConfig
 from redact.types import PLACED, Detections
 
@@ -140,8 +140,8 @@ class TrackRefiner:
         """Windows for the live tracks (:meth:`redact.analyse.track.Tracker.live`) that need one.
 
         A track that one of this frame's whole-frame detections (``found``)
-        already continues needs no window: a box of about its size (within
-        ``SIZE_RATIO``) centred in the prediction.
+        already continues needs no window: a box of about its size
+        (:func:`~redact.analyse.track.similar_sizes`) centred in the prediction.
         A face taller than ``max_face`` gets one only where a whole-frame face
         detector ran on this frame (``swept``) and lost it.
         ``every_frame`` gives slow tracks their window every frame too: when
@@ -160,7 +160,7 @@ class TrackRefiner:
             if gap > c.max_gap or track.best < c.min_score or (h > c.max_face and not swept and not turned):
                 continue
             # Continued: a box of about its size centred in it (a small one inside a large face is something else).
-            similar = (sides >= max(w, h) / SIZE_RATIO) & (sides <= max(w, h) * SIZE_RATIO)
+            similar = similar_sizes(np.array([max(w, h)], np.float32), sides)[0]
             if len(centres) and np.any(np.all((centres >= box[:2]) & (centres <= box[2:]), axis=1) & similar):
                 continue
             if not every_frame and gap == 1 and track.run >= 3 and track.speed < c.slow * max(w, h):

@@ -203,11 +203,18 @@ class Tracker:
         dets.track_id[d] = track.id
 
 
+def similar_sizes(track_sides: np.ndarray, found_sides: np.ndarray) -> np.ndarray:
+    """[t, d]: whether a box of larger side ``found_sides[d]`` is within ``SIZE_RATIO`` of ``track_sides[t]``."""
+    ratio = found_sides[None, :] / np.maximum(track_sides[:, None], 1e-6)
+    return (ratio >= 1 / SIZE_RATIO) & (ratio <= SIZE_RATIO)
+
+
 def _similar_sizes(live: list[_Live], predicted: np.ndarray, dets: Detections) -> np.ndarray:
-    """[t, d]: whether detection d is of a size face track t may take (see ``SIZE_RATIO``); always for marks,
+    """[t, d]: whether detection d is of a size face track t may take; always for marks,
     whose boxes a reader may cut into words or join into lines."""
-    sides = np.maximum(predicted[:, 2] - predicted[:, 0], predicted[:, 3] - predicted[:, 1])
-    found = np.maximum(dets.xyxy[:, 2] - dets.xyxy[:, 0], dets.xyxy[:, 3] - dets.xyxy[:, 1])
-    ratio = found[None, :] / np.maximum(sides[:, None], 1e-6)
     faces = np.array([lv.track.kind in FACE_KINDS for lv in live])[:, None]
-    return ~faces | ((ratio >= 1 / SIZE_RATIO) & (ratio <= SIZE_RATIO))
+    return ~faces | similar_sizes(_sides(predicted), _sides(dets.xyxy))
+
+
+def _sides(xyxy: np.ndarray) -> np.ndarray:
+    return np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
