@@ -177,3 +177,41 @@ def test_contrast_normalisation_recovers_a_face_in_a_dark_frame(detector, astron
     assert best_iou(plain.detect(dark), FACE) == 0.0
     assert best_iou(equalised.detect(dark), FACE) > 0.5
     assert equalised.name == "centerface" and equalised.kind == "face"
+
+
+class _Scripted:
+    """A coarse whole-frame sweep that reports ``boxes`` at an unsure score; a look must run the real model."""
+
+    name, kind = "centerface", "face"
+
+    def __init__(self, shape: tuple[int, int], boxes, score: float = 0.3):
+        self.shape, self.boxes, self.score = shape, boxes, score
+
+    def detect(self, image: np.ndarray) -> Detections:
+        assert image.shape[:2] == self.shape, "a look must run the model itself"
+        return Detections.of(self.boxes, [self.score] * len(self.boxes), "face", self.name)
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("turn", [0, 1, 2, 3])
+def test_a_huge_unsure_face_is_kept_at_any_quarter_turn_and_huge_clutter_dropped(astronaut, turn):
+    from redact.analyse.detectors.confirm import HugeChecked
+    from redact.sample import background
+
+    # A close-up filling half the frame's height, in the dark with sensor noise, turned a quarter at a
+    # time (lying on the floor, upside down); beside it, a box as large over a patch of textured wall.
+    rng = np.random.default_rng(turn)
+    frame = background(960, 480, seed=turn)
+    frame[40:440, 40:440] = cv2.resize(np.rot90(astronaut[20:220, 130:330], turn), (400, 400))
+    frame = np.clip(frame.astype(np.float32) * 0.35 + rng.normal(0, 6, frame.shape), 0, 255).astype(np.uint8)
+    face = np.array([40, 40, 440, 440], np.float32)  # the crop around the face, as a coarse sweep boxes it
+    wall = np.array([520, 40, 920, 440], np.float32)
+    model = create("centerface", threshold=0.05, scale=0.4)
+    model.load()
+    try:
+        checked = HugeChecked(_Scripted(frame.shape[:2], [face, wall]), model)
+        found = checked.detect(frame)
+    finally:
+        model.close()
+    assert (checked.checked, checked.dropped) == (2, 1)
+    np.testing.assert_allclose(found.xyxy, [face])  # found again in the look, at one of its turns; the wall not

@@ -50,6 +50,22 @@ def test_a_mark_detector_on_every_frame_or_a_single_worker_gets_no_lock():
     assert not any(isinstance(s.detector, Shared) for s in detector_sets(load(PUBLISH).detect, workers=1)[0])
 
 
+def test_every_centerface_sweep_checks_its_huge_unsure_boxes_and_other_models_do_not():
+    from redact.analyse.detectors.confirm import HugeChecked
+    from redact.analyse.sweep import build_detectors
+
+    def wrappers(det):
+        while det is not None:
+            yield det
+            det = getattr(det, "inner", None)
+
+    thorough = load(Path(PUBLISH).with_name("thorough.yaml")).detect
+    for config in (load(PUBLISH).detect, thorough):
+        for slot, dc in zip(build_detectors(config), config.detectors, strict=True):
+            checked = any(isinstance(w, HugeChecked) for w in wrappers(slot.detector))
+            assert checked == (dc.name == "centerface"), dc.name
+
+
 @pytest.mark.models
 def test_a_shared_detector_gives_each_thread_what_it_would_get_alone():
     from skimage import data

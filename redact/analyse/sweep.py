@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redact.analyse.detectors.base import ContrastNormalised, Detector, Rotations, Shared, TiledDetector, create
-from redact.analyse.detectors.confirm import CONFIRM, Confirmed
+from redact.analyse.detectors.confirm import CONFIRM, Confirmed, HugeChecked
 from redact.analyse.detectors.engine import Runtime, compile_cache
 from redact.analyse.refine import TrackRefiner
 from redact.config import DetectConfig
@@ -41,10 +41,11 @@ def build_detectors(config: DetectConfig, model_threads: int | None = None) -> l
     slots = []
     for i, dc in enumerate(config.detectors):
         extra = {"classes": dc.classes} if dc.classes else {}
-        det: Detector = create(dc.name, threshold=dc.candidates or dc.threshold, scale=dc.scale, **extra)
-        set_runtime(det, config, model_threads)
-        if dc.candidates:
-            det = Confirmed(det, dc.threshold, CONFIRM)
+        model: Detector = create(dc.name, threshold=dc.candidates or dc.threshold, scale=dc.scale, **extra)
+        set_runtime(model, config, model_threads)
+        det = Confirmed(model, dc.threshold, CONFIRM) if dc.candidates else model
+        if dc.name == "centerface":  # measured on it (confirm.HugeChecked); BlazeFace was not
+            det = HugeChecked(det, model)
         if dc.preprocess == "clahe":
             det = ContrastNormalised(det)
         if dc.tiles > 1:

@@ -1,4 +1,4 @@
-"""A second, enlarged look at the boxes a whole-frame pass scores just under its threshold.
+"""Second looks: at the boxes a whole-frame pass scores just under its threshold, and at its huge unsure ones.
 
 A face of 12-30 px smeared by camera shake, or sunk in the dark, is a few
 blurred pixels to a model fed the whole frame: CenterFace scores it 0.03-0.1
@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from redact.analyse.detectors.base import Detector, Wrapper, square_window
+from redact.analyse.detectors.rotate import rotate_square
 from redact.types import Detections
 
 CONTEXT = 3.0
@@ -81,3 +82,83 @@ class Confirmed(Wrapper):
         sizes = np.maximum(found.xyxy[:, 2] - found.xyxy[:, 0], found.xyxy[:, 3] - found.xyxy[:, 1])
         found = found.filter(near & (sizes <= 2.0 * face) & (sizes >= 0.5 * face))
         return found[np.argsort(-found.score)[:1]] if len(found) else found
+
+
+HUGE = 0.35
+"""A face box whose larger side exceeds this share of the frame's shorter side is checked (:class:`HugeChecked`);
+the same bound above which turned copies need a sure score (``base.Rotations``)."""
+HUGE_SURE = 0.8
+"""...unless it scored this much: real faces that large mostly do, clutter seldom."""
+HUGE_INPUT = 192
+"""Side (px) of the model input a checked box is looked at in: the box fills two thirds of it (``HUGE_CONTEXT``),
+about the size at which the model scores faces best."""
+HUGE_CONTEXT = 1.5
+"""The look's side, in box sizes."""
+HUGE_TURNS = (0.0, 90.0, 180.0, 270.0)
+"""A face filling the frame may be lying or upside down: the look tries each quarter turn."""
+
+
+class HugeChecked(Wrapper):
+    """Keeps a face box over ``HUGE`` of the frame's shorter side, scored under ``HUGE_SURE``, only if the model,
+    shown that box alone and enlarged or shrunk to the size it sees faces best at, finds a face there again.
+
+    At a coarse scale CenterFace now and then calls a whole group of people, or
+    noise, one face: on the bench's overhead crowd in infrared it answered the
+    0.4-scale sweep with boxes 600-1,000 px tall at 0.15-0.38 on frame after
+    frame, which tracking and extension turned into a third of the frame
+    blanked for seconds (most of the over-redaction of that background).
+    Looked at again in a crop of 1.5 times the box, at 192 px, the same model
+    scored every such box 0.05 or less at all four quarter turns, while every
+    real face over the bound scored 0.65-0.95 at one turn at least, including
+    ones the whole frame scored only 0.19-0.27 (a face lying on its side in
+    infrared).  The look costs one to four small model calls, only for boxes
+    that large and that unsure, which few frames have.
+
+    ``model`` is the plug-in itself, which the look runs on the crop
+    (``inner`` by default; pass it when ``inner`` is :class:`Confirmed`,
+    whose own looks a crop does not need).
+    """
+
+    def __init__(self, inner: Detector, model: Detector | None = None, confirm: float = CONFIRM):
+        super().__init__(inner)
+        self.model = model or inner
+        self.confirm = confirm
+        # The model sees each look at HUGE_INPUT px whatever its own ``scale`` does to its input.
+        self.size = round(HUGE_INPUT / getattr(self.model, "scale", 1.0))
+        self.checked = self.dropped = 0
+
+    def detect(self, image: np.ndarray) -> Detections:
+        d = self.inner.detect(image)
+        if not len(d):
+            return d
+        side = np.maximum(d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1])
+        doubt = np.flatnonzero((side > HUGE * min(image.shape[:2])) & (d.score < HUGE_SURE))
+        if not len(doubt):
+            return d
+        keep = np.ones(len(d), bool)
+        for i in doubt:
+            keep[i] = self._found_again(image, d.xyxy[i])
+        self.checked += len(doubt)
+        self.dropped += int((~keep).sum())
+        return d.filter(keep)
+
+    def _found_again(self, image: np.ndarray, box: np.ndarray) -> bool:
+        """Whether the model finds a face of about this box's size and place in a crop of it, at some quarter turn."""
+        height, width = image.shape[:2]
+        face = float(max(box[2] - box[0], box[3] - box[1]))
+        cx, cy = float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
+        x1, y1, x2, y2 = square_window(cx, cy, HUGE_CONTEXT * face, width, height)
+        crop = cv2.resize(image[y1:y2, x1:x2], (self.size, self.size), interpolation=cv2.INTER_AREA)
+        k = (x2 - x1) / self.size
+        for angle in HUGE_TURNS:
+            turned = rotate_square(crop, angle)
+            found = turned.detections_back(self.model.detect(turned.image), self.size, self.size)
+            found = found.filter(found.score >= self.confirm)
+            if not len(found):
+                continue
+            centres = (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2 * k + [x1, y1]
+            sizes = np.maximum(found.xyxy[:, 2] - found.xyxy[:, 0], found.xyxy[:, 3] - found.xyxy[:, 1]) * k
+            near = np.all(np.abs(centres - [cx, cy]) <= 0.5 * face, axis=1)
+            if np.any(near & (sizes >= 0.4 * face) & (sizes <= 2.0 * face)):
+                return True
+        return False
