@@ -118,24 +118,6 @@ def test_a_window_follows_a_face_at_its_angle_and_finds_it_again_when_it_rolls_o
     assert len(alone.detect(image, alone.windows([track], W, H))) == 0
 
 
-
-def test_a_lost_face_large_enough_to_roll_on_is_looked_for_at_other_angles_every_third_frame_of_its_gap():
-    from redact.analyse.refine import TURN_AGAIN, TURN_AGAIN_MIN_FACE, TURN_GAP
-
-    refiner = TrackRefiner(RefineConfig(fallback="none", follow_look=False), detector=RedAboveGreen())
-    image, face = _marker(90)  # 40 px, rolled a quarter turn since it was lost upright
-    assert max(face[2] - face[0], face[3] - face[1]) >= TURN_AGAIN_MIN_FACE
-    for gap in range(1, refiner.config.max_gap + 1):
-        track = LiveTrack(np.array(face, np.float32), gap, 0.8, angle=0.0)
-        (win,) = refiner.windows([track], W, H)
-        assert win.turn == (gap <= TURN_GAP or gap % TURN_AGAIN == 0), gap
-        if gap == 2 * TURN_AGAIN:  # found again at its new angle, long after the loss
-            assert list(refiner.detect(image, [win]).angle) == [270.0]
-    # A small face (a passer-by in a crowd) turns only on the first frames after its loss.
-    small = LiveTrack(np.array([400, 200, 416, 216], np.float32), TURN_AGAIN, 0.8, angle=0.0)
-    assert not refiner.windows([small], W, H)[0].turn
-
-
 def test_the_turned_sweep_maps_a_quarter_turned_face_back_onto_it():
     for angle in (90, 180, 270):
         image, face = _marker(angle)

@@ -77,15 +77,6 @@ A face that rolled over is found again at once; one that left or went behind som
 any angle, and looking again on every frame of its gap cost up to five windows a frame (pub02's crowd of
 small passers-by ran twice as many windows)."""
 
-TURN_AGAIN = 3
-"""...and again on every third frame of the gap, for faces of ``TURN_AGAIN_MIN_FACE`` px or more.  A head
-that keeps rolling while it is lost is at another angle by the time motion blur lets the model see it: on a
-bench video in infrared under shake (rand8_008, seed 8), a 65 px face was lost turning past 47 degrees, blurred
-beyond any angle on the two frames the window turned, and scored 0.4-0.65 at its own angle (51-67 degrees) on
-the frames after, which the window, looking only at the angle it was lost at, never tried."""
-TURN_AGAIN_MIN_FACE = 32
-"""Smaller faces, most of them passers-by in a crowd, turn only on the first frames after a loss (``TURN_GAP``)."""
-
 HUGE_IN_WINDOW = 0.7
 """A box in a window larger than this share of the window's side needs a sure score (``base.SURE``): the
 followed face fills a third of it, and around a large face the window shows clutter small enough for the
@@ -176,10 +167,8 @@ class TrackRefiner:
                 continue  # steady and slow: found again next frame, this one interpolated between
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             face = max(w, h)
-            # Other angles on the first frames after a loss; not again on each frame its look carries it,
-            # but now and then for a face large enough to roll on while lost (TURN_AGAIN).
-            carried = self.follower is not None and self.follower.carrying(track.id)
-            turn = (gap <= TURN_GAP and not carried) or (gap % TURN_AGAIN == 0 and face >= TURN_AGAIN_MIN_FACE)
+            # Other angles on the first frames after a loss; not again on each frame its look carries it.
+            turn = gap <= TURN_GAP and not (self.follower is not None and self.follower.carrying(track.id))
             predicted = _expected(track)
             # The window grows with time unseen, as the prediction gets less certain.
             side = max(face * (c.context + 0.1 * gap), 32.0)
