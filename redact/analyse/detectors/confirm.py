@@ -91,7 +91,8 @@ HUGE_SURE = 0.8
 """...unless it scored this much: real faces that large mostly do, clutter seldom."""
 HUGE_INPUT = 192
 """Side (px) of the model input a checked box is looked at in: the box fills two thirds of it (``HUGE_CONTEXT``),
-about the size at which the model scores faces best."""
+about the size at which the model scores faces best.  Each model that checks a box compiles this one more shape:
+the peak on a 1080p bench video with many such boxes rose from 1,436 to 1,527 MiB (BENCHMARKS.md)."""
 HUGE_CONTEXT = 1.5
 """The look's side, in box sizes."""
 HUGE_TURNS = (0.0, 90.0, 180.0, 270.0)
@@ -109,9 +110,9 @@ class HugeChecked(Wrapper):
     blanked for seconds (most of the over-redaction of that background).
     Looked at again in a crop of 1.5 times the box, at 192 px, the same model
     scored every such box 0.05 or less at all four quarter turns, while every
-    real face over the bound scored 0.65-0.95 at one turn at least, including
-    ones the whole frame scored only 0.19-0.27 (a face lying on its side in
-    infrared).  The look costs one to four small model calls, only for boxes
+    real face over the bound scored 0.81-0.95 at its best turn, including ones
+    the whole frame scored only 0.19-0.27 (a face lying on its side in
+    infrared; BENCHMARKS.md).  The look costs one to four small model calls, only for boxes
     that large and that unsure, which few frames have.
 
     ``model`` is the plug-in itself, which the look runs on the crop
