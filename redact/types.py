@@ -124,6 +124,11 @@ def _empty_boxes() -> np.ndarray:
     return np.zeros((0, 4), np.float32)
 
 
+def larger_sides(xyxy: np.ndarray) -> np.ndarray:
+    """The larger side of each box (n, 4): what the size rules compare, since a face's box may be cut on one side."""
+    return np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
+
+
 @dataclass
 class Detections:
     """A struct of arrays for the detections of one frame.

@@ -60,7 +60,7 @@ from redact.analyse.detectors.rotate import rotate_square
 from redact.analyse.follow import LookFollower
 from redact.analyse.track import LiveTrack, similar_sizes
 from redact.config import RefineConfig
-from redact.types import PLACED, Detections
+from redact.types import PLACED, Detections, larger_sides
 
 _ALIGN = 32
 """Model inputs are rounded up to a multiple of this (CenterFace's stride), so few shapes are compiled."""
@@ -149,7 +149,7 @@ class TrackRefiner:
         """
         c = self.config
         centres = np.zeros((0, 2), np.float32) if found is None else (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
-        sides = np.zeros(0, np.float32) if found is None else np.max(found.xyxy[:, 2:] - found.xyxy[:, :2], axis=1)
+        sides = np.zeros(0, np.float32) if found is None else larger_sides(found.xyxy)
         windows = []
         for track in live:
             box, gap = track.box, track.gap
@@ -310,7 +310,7 @@ def _similar_size(d: Detections, face: tuple[float, float, float, float]) -> np.
     followed is something else.
     """
     side = max(face[2] - face[0], face[3] - face[1], 1.0)
-    sides = np.maximum(d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1])
+    sides = larger_sides(d.xyxy)
     return (sides >= 0.4 * side) & (sides <= 1.5 * side)
 
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from redact.config import TrackConfig
-from redact.types import FACE_KINDS, PLACED, Detections, Track
+from redact.types import FACE_KINDS, PLACED, Detections, Track, larger_sides
 
 SIZE_RATIO = 3.0
 """A detection matched to a face track by its centre alone is at most this many times larger or smaller than the
@@ -213,8 +213,4 @@ def _similar_sizes(live: list[_Live], predicted: np.ndarray, dets: Detections) -
     """[t, d]: whether detection d is of a size face track t may take; always for marks,
     whose boxes a reader may cut into words or join into lines."""
     faces = np.array([lv.track.kind in FACE_KINDS for lv in live])[:, None]
-    return ~faces | similar_sizes(_sides(predicted), _sides(dets.xyxy))
-
-
-def _sides(xyxy: np.ndarray) -> np.ndarray:
-    return np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
+    return ~faces | similar_sizes(larger_sides(predicted), larger_sides(dets.xyxy))

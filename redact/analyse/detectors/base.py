@@ -21,7 +21,7 @@ import numpy as np
 
 from redact.analyse.detectors.rotate import rotate
 from redact.errors import DetectorError
-from redact.types import Detections
+from redact.types import Detections, larger_sides
 
 
 @runtime_checkable
@@ -209,6 +209,14 @@ class TiledDetector(Wrapper):
         return nms(Detections.concat(parts))
 
 
+HUGE = 0.35
+"""A face box whose larger side exceeds this share of the frame's shorter side is believed only from ``HUGE_SURE``
+(turned copies, :class:`Rotations`) or once a second look finds it again (upright passes,
+``confirm.HugeChecked``)."""
+HUGE_SURE = 0.8
+"""...the score from which such a box is believed as it is: real faces that large mostly reach it, clutter seldom."""
+
+
 class Rotations(Wrapper):
     """Runs a detector on the frame turned by each of ``angles`` and maps the boxes back.
 
@@ -227,12 +235,9 @@ class Rotations(Wrapper):
     needs no turned copy: the upright model still scored 160 px faces 0.59 or
     more at every angle (scikit-image's astronaut, turned in 15 degree steps),
     and the windows follow it at its angle.  So on turned copies a box over
-    ``HUGE`` of the frame's shorter side needs ``HUGE_SURE``; the upright
-    pass keeps every box.
+    ``HUGE`` of the frame's shorter side needs ``HUGE_SURE`` (on upright
+    passes such a box is looked at again: ``confirm.HugeChecked``).
     """
-
-    HUGE = 0.35
-    HUGE_SURE = 0.8
 
     def __init__(self, inner: Detector, angles: list[float]):
         super().__init__(inner)
@@ -244,7 +249,7 @@ class Rotations(Wrapper):
         for angle in self.angles:
             turned = rotate(image, angle)
             d = turned.detections_back(self.inner.detect(turned.image), w, h)
-            parts.append(drop_huge_unsure(d, self.HUGE * min(w, h), self.HUGE_SURE) if angle else d)
+            parts.append(drop_huge_unsure(d, HUGE * min(w, h), HUGE_SURE) if angle else d)
         return Detections.concat(parts)
 
 
@@ -262,7 +267,7 @@ def drop_huge_unsure(dets: Detections, limit: float, sure: float = SURE) -> Dete
     """
     if not len(dets):
         return dets
-    side = np.maximum(dets.xyxy[:, 2] - dets.xyxy[:, 0], dets.xyxy[:, 3] - dets.xyxy[:, 1])
+    side = larger_sides(dets.xyxy)
     return dets.filter((side <= limit) | (dets.score >= sure))
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from redact.analyse.detectors.base import Detector, Wrapper, square_window
+from redact.analyse.detectors.base import HUGE, HUGE_SURE, Detector, Wrapper, square_window
 from redact.analyse.detectors.rotate import rotate_square
-from redact.types import Detections
+from redact.types import Detections, larger_sides
 
 CONTEXT = 3.0
 """The window's side, in face sizes: the face and the head and shoulders around it, as in the refiner's windows."""
@@ -54,7 +54,7 @@ class Confirmed(Wrapper):
         if not len(d):
             return d
         sure = d.score >= self.threshold
-        side = np.maximum(d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1])
+        side = larger_sides(d.xyxy)
         weak = np.flatnonzero(~sure & (side <= MAX_FACE))
         weak = weak[np.argsort(-d.score[weak], kind="stable")][:MAX_LOOKS]
         parts = [d.filter(sure)] + [self._look(image, d.xyxy[i]) for i in weak]
@@ -79,16 +79,11 @@ class Confirmed(Wrapper):
         found.xyxy += np.array([x1, y1, x1, y1], np.float32)
         centres = (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
         near = np.all(np.abs(centres - [cx, cy]) <= 0.75 * face, axis=1)
-        sizes = np.maximum(found.xyxy[:, 2] - found.xyxy[:, 0], found.xyxy[:, 3] - found.xyxy[:, 1])
+        sizes = larger_sides(found.xyxy)
         found = found.filter(near & (sizes <= 2.0 * face) & (sizes >= 0.5 * face))
         return found[np.argsort(-found.score)[:1]] if len(found) else found
 
 
-HUGE = 0.35
-"""A face box whose larger side exceeds this share of the frame's shorter side is checked (:class:`HugeChecked`);
-the same bound above which turned copies need a sure score (``base.Rotations``)."""
-HUGE_SURE = 0.8
-"""...unless it scored this much: real faces that large mostly do, clutter seldom."""
 HUGE_INPUT = 192
 """Side (px) of the model input a checked box is looked at in: the box fills two thirds of it (``HUGE_CONTEXT``),
 about the size at which the model scores faces best.  Each model that checks a box compiles this one more shape:
@@ -132,7 +127,7 @@ class HugeChecked(Wrapper):
         d = self.inner.detect(image)
         if not len(d):
             return d
-        side = np.maximum(d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1])
+        side = larger_sides(d.xyxy)
         doubt = np.flatnonzero((side > HUGE * min(image.shape[:2])) & (d.score < HUGE_SURE))
         if not len(doubt):
             return d
@@ -158,7 +153,7 @@ class HugeChecked(Wrapper):
             if not len(found):
                 continue
             centres = (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2 * k + [x1, y1]
-            sizes = np.maximum(found.xyxy[:, 2] - found.xyxy[:, 0], found.xyxy[:, 3] - found.xyxy[:, 1]) * k
+            sizes = larger_sides(found.xyxy) * k
             near = np.all(np.abs(centres - [cx, cy]) <= 0.5 * face, axis=1)
             if np.any(near & (sizes >= 0.4 * face) & (sizes <= 2.0 * face)):
                 return True
